@@ -1,0 +1,175 @@
+"""Backpropagation: walk the recorded graph backwards, applying the chain rule at each gate.
+
+For every node, in reverse topological order (each node after all the nodes that use it):
+
+    downstream gradient = upstream gradient x local gradient      (the gate's vjp)
+
+and where a value feeds several gates, their gradients add (the notes' copy gate).
+This module also holds the engine's one treatment of broadcasting: :func:`unbroadcast`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .arrays import array_module
+from .mode import check_finite, state
+
+# Marks a node whose saved values were freed by an earlier backward.
+RELEASED = object()
+
+Hook = Callable[[Any, Any, tuple[Any, ...]], None]
+
+
+class GraphReleasedError(RuntimeError):
+    """backward() reached a part of the graph whose saved values were already freed."""
+
+
+def topological_order(root: Any) -> list[Any]:
+    """The tensors that ``root`` depends on and that require gradients, each after all
+    its inputs (root last).  Iterative depth-first search, so a graph of any depth works;
+    inputs are visited in argument order, so the order is the same on every run."""
+    order: list[Any] = []
+    visited: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node._parents):
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so that it takes
+    the input's ``shape``: an input used at many positions gets the sum of their
+    gradients (the copy gate again)."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _seed(root: Any, gradient: Any) -> Any:
+    data = root.data
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a single-element output; this one "
+                f"has shape {data.shape}. Pass backward(gradient) with an array of that "
+                "shape (or reduce the output to a scalar first)."
+            )
+        return array_module(data).ones(data.shape, dtype=data.dtype)
+    if hasattr(gradient, "data") and not hasattr(gradient, "__array_namespace__"):
+        gradient = gradient.data  # a Tensor
+    xp = array_module(data)
+    seed = xp.array(gradient, dtype=data.dtype)  # a copy: the caller's array stays theirs
+    if seed.shape != data.shape:
+        raise ValueError(
+            f"backward(gradient): the gradient has shape {seed.shape} but the output "
+            f"has shape {data.shape}"
+        )
+    return seed
+
+
+def backward(
+    root: Any, gradient: Any = None, retain_graph: bool = False, hook: Hook | None = None
+) -> None:
+    """Backpropagate from ``root`` into the ``grad`` of every leaf that requires it.
+
+    ``hook(node, upstream, downstream)``, if given, is called for every node with the
+    gradient arriving at it and the gradients it sends to its inputs (after
+    unbroadcasting; None for an input that needs none; empty for a leaf).
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no input of the "
+            "computation had requires_grad=True (or it ran under no_grad())"
+        )
+    grads: dict[int, Any] = {id(root): _seed(root, gradient)}
+    owned: set[int] = set()  # gradients we allocated, safe to accumulate into in place
+    anomaly = state.detect_anomaly
+    for node in reversed(topological_order(root)):
+        upstream = grads.pop(id(node), None)
+        if upstream is None:  # a gate sent nothing to this node (a zero gradient)
+            continue
+        gate = node._gate
+        if gate is None:
+            _accumulate_leaf(node, upstream)
+            if hook is not None:
+                hook(node, upstream, ())
+            continue
+        saved = node._saved
+        if saved is RELEASED:
+            raise GraphReleasedError(
+                f"backward through gate '{gate.name}' a second time: its saved values "
+                "were freed by the first backward(). Pass backward(retain_graph=True) "
+                "to the first call if you need to backpropagate twice."
+            )
+        parents = node._parents
+        needs = tuple(p.requires_grad for p in parents)
+        downstream = gate.vjp(array_module(upstream), upstream, saved, needs)
+        if hook is not None:
+            downstream = tuple(
+                None if g is None or not need else _fit(g, p)
+                for g, p, need in zip(downstream, parents, needs, strict=True)
+            )
+            hook(node, upstream, downstream)
+        for parent, grad, need in zip(parents, downstream, needs, strict=True):
+            if not need or grad is None:
+                continue
+            grad = _fit(grad, parent)
+            if anomaly:
+                check_finite(grad, gate, "backward", [p.data for p in parents])
+            key = id(parent)
+            previous = grads.get(key)
+            if previous is None:
+                grads[key] = grad
+            elif key in owned:
+                previous += grad
+            else:
+                grads[key] = _sum(previous, grad)
+                owned.add(key)
+        if not retain_graph:
+            node._saved = RELEASED
+            node._parents = ()
+
+
+def _fit(grad: Any, tensor: Any) -> Any:
+    """Make a gate's gradient an array of the input's shape and dtype."""
+    data = tensor.data
+    if isinstance(grad, np.generic):
+        grad = np.asarray(grad)
+    if grad.shape != data.shape:
+        grad = unbroadcast(grad, data.shape)
+        if grad.shape != data.shape:  # e.g. a gate returned a scalar for an array input
+            grad = array_module(grad).broadcast_to(grad, data.shape)
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    return grad
+
+
+def _accumulate_leaf(leaf: Any, grad: Any) -> None:
+    if leaf.grad is None:
+        leaf.grad = grad
+    else:
+        leaf.grad = _sum(leaf.grad, grad)
+
+
+def _sum(a: Any, b: Any) -> Any:
+    """a + b as a new array (NumPy turns 0-d results into scalars; undo that)."""
+    total = a + b
+    return np.asarray(total) if isinstance(total, np.generic) else total
