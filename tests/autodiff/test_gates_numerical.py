@@ -1,0 +1,220 @@
+"""Every gate's local gradient against central differences in float64 (an oracle that
+does not use the engine's backward), over shapes drawn by hypothesis, broadcasting
+included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+
+import chainrule as cr
+from chainrule.autodiff.gates import GATES
+
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+def away_from_kinks(rng: np.random.Generator, shape, low=0.2, high=2.0) -> np.ndarray:
+    """Values with |v| in [low, high]: central differences are exact enough away from
+    the kinks of abs, relu, max, clip (0) and stay in every gate's domain."""
+    magnitude = rng.uniform(low, high, size=shape)
+    return np.where(rng.random(shape) < 0.5, -magnitude, magnitude)
+
+
+def positive(rng, shape):
+    return rng.uniform(0.3, 2.0, size=shape)
+
+
+def assert_gradients_match(f, *arrays):
+    report = cr.gradcheck(f, *arrays, atol=1e-6, rtol=1e-5)
+    assert report.passed, str(report)
+
+
+BINARY = {
+    "add": (lambda a, b: a + b, away_from_kinks, away_from_kinks),
+    "sub": (lambda a, b: a - b, away_from_kinks, away_from_kinks),
+    "mul": (lambda a, b: a * b, away_from_kinks, away_from_kinks),
+    "div": (lambda a, b: a / b, away_from_kinks, away_from_kinks),
+    "pow": (lambda a, b: a**b, positive, away_from_kinks),
+    "maximum": (cr.maximum, away_from_kinks, away_from_kinks),
+    "minimum": (cr.minimum, away_from_kinks, away_from_kinks),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@SETTINGS
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
+    seed=st.integers(0, 2**16),
+)
+def test_binary_gate_with_broadcasting(name, shapes, seed):
+    f, domain_a, domain_b = BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = domain_a(rng, shapes.input_shapes[0])
+    b = domain_b(rng, shapes.input_shapes[1])
+    assert_gradients_match(f, a, b)
+
+
+UNARY = {
+    "neg": (lambda a: -a, away_from_kinks),
+    "pow_const": (lambda a: a**3, away_from_kinks),
+    "pow_const_square": (lambda a: a**2, away_from_kinks),
+    "pow_const_fractional": (lambda a: a**1.5, positive),
+    "exp": (cr.exp, away_from_kinks),
+    "log": (cr.log, positive),
+    "sqrt": (cr.sqrt, positive),
+    "abs": (cr.abs, away_from_kinks),
+    "sigmoid": (cr.sigmoid, away_from_kinks),
+    "tanh": (cr.tanh, away_from_kinks),
+    "relu": (cr.relu, away_from_kinks),
+    "leaky_relu": (lambda a: cr.leaky_relu(a, 0.1), away_from_kinks),
+    "elu": (lambda a: cr.elu(a, 0.7), away_from_kinks),
+    "softplus": (cr.softplus, away_from_kinks),
+    "gelu": (cr.gelu, away_from_kinks),
+    "clip": (lambda a: cr.clip(a, -1.0, 1.1), away_from_kinks),
+    "astype": (lambda a: (a * 1.0).astype(np.float64), away_from_kinks),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@SETTINGS
+@given(shape=array_shapes(min_dims=0, max_dims=3, max_side=4), seed=st.integers(0, 2**16))
+def test_elementwise_gate(name, shape, seed):
+    f, domain = UNARY[name]
+    rng = np.random.default_rng(seed)
+    x = domain(rng, shape)
+    if name == "clip":  # keep values off the bounds -1 and 1.1
+        x = np.where(np.abs(np.abs(x) - 1.05) < 0.1, x * 0.5, x)
+    assert_gradients_match(f, x)
+
+
+def axis_for(shape, draw_index: int):
+    if not shape:
+        return None
+    choices = [None, *range(len(shape)), *range(-len(shape), 0)]
+    if len(shape) >= 2:
+        choices.append((0, len(shape) - 1))
+    return choices[draw_index % len(choices)]
+
+
+REDUCTIONS = {
+    "sum": lambda a, axis, keep: a.sum(axis=axis, keepdims=keep),
+    "mean": lambda a, axis, keep: a.mean(axis=axis, keepdims=keep),
+    "max": lambda a, axis, keep: a.max(axis=axis, keepdims=keep),
+    "min": lambda a, axis, keep: a.min(axis=axis, keepdims=keep),
+    "logsumexp": lambda a, axis, keep: cr.logsumexp(a, axis=axis, keepdims=keep),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@SETTINGS
+@given(
+    shape=array_shapes(min_dims=0, max_dims=3, max_side=4),
+    axis_index=st.integers(0, 10),
+    keepdims=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_reduction_gate(name, shape, axis_index, keepdims, seed):
+    rng = np.random.default_rng(seed)
+    # distinct values, so that max/min have a unique winner and differences stay exact
+    x = rng.permutation(np.arange(int(np.prod(shape)), dtype=float)).reshape(shape) * 0.3
+    axis = axis_for(shape, axis_index)
+    assert_gradients_match(lambda a: REDUCTIONS[name](a, axis, keepdims), x)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@SETTINGS
+@given(
+    shape=array_shapes(min_dims=1, max_dims=3, max_side=4),
+    axis_index=st.integers(0, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_softmax_family(name, shape, axis_index, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape) * 2
+    axis = list(range(-len(shape), len(shape)))[axis_index % (2 * len(shape))]
+    f = getattr(cr, name)
+    assert_gradients_match(lambda a: f(a, axis=axis), x)
+
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((3,), (3, 2)),
+    ((2, 3), (3,)),
+    ((2, 3), (3, 4)),
+    ((2, 2, 3), (3, 4)),
+    ((3,), (2, 3, 4)),
+    ((2, 2, 3), (2, 3, 1)),
+    ((1, 2, 3), (4, 3, 2)),
+    ((2, 1, 2, 3), (3, 3, 2)),
+]
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b"), MATMUL_SHAPES)
+def test_matmul_gate(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    assert_gradients_match(lambda a, b: a @ b, rng.normal(size=shape_a), rng.normal(size=shape_b))
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 4, 3)])
+def test_linear_gate(x_shape):
+    rng = np.random.default_rng(1)
+    x, u, b = rng.normal(size=x_shape), rng.normal(size=(3, 4)), rng.normal(size=(4,))
+    assert_gradients_match(cr.linear, x, u, b)
+
+
+@SETTINGS
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 2**16))
+def test_reshape_and_transpose(shape, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape)
+    perm = tuple(rng.permutation(len(shape)))
+    assert_gradients_match(lambda a: a.reshape(-1) * np.arange(a.size), x)
+    weights = rng.normal(size=x.transpose(perm).shape)
+    assert_gradients_match(lambda a: a.transpose(perm) * weights, x)
+    assert_gradients_match(lambda a: a.T * np.arange(a.size).reshape(x.T.shape), x)
+
+
+INDICES = [
+    (slice(1, 3),),
+    (1,),
+    (Ellipsis, 0),
+    (np.array([0, 2, 2, 1, 2]),),  # repeated indices accumulate
+    ((np.array([0, 1, 1]), np.array([2, 0, 0])),),
+    (np.array([[True, False, True, False], [False, False, True, True], [True] * 4]),),
+    ((slice(None), np.array([3, 3, 0])),),
+]
+
+
+@pytest.mark.parametrize("index", [i[0] for i in INDICES])
+def test_getitem_gate(index):
+    x = np.random.default_rng(2).normal(size=(3, 4))
+    weights = np.random.default_rng(3).normal(size=x[index].shape)
+    assert_gradients_match(lambda a: a[index] * weights, x)
+
+
+def test_concatenate_and_stack():
+    rng = np.random.default_rng(4)
+    a, b, c = rng.normal(size=(2, 3)), rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
+    w = rng.normal(size=(6, 3))
+    assert_gradients_match(lambda a, b: cr.concatenate([a, b], axis=0) * w, a, b)
+    w2 = rng.normal(size=(2, 2, 3))
+    assert_gradients_match(lambda a, c: cr.stack([a, c], axis=1) * w2, a, c)
+
+
+def test_where_gate():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(1, 4))
+    condition = rng.random((3, 4)) < 0.5
+    assert_gradients_match(lambda a, b: cr.where(condition, a, b) * 1.5, a, b)
+
+
+def test_every_registered_gate_is_checked_here():
+    """A gate added to the table without a test here makes this fail."""
+    covered = set(BINARY) | set(REDUCTIONS) | {"softmax", "log_softmax", "matmul", "linear"}
+    covered |= {"neg", "pow_const", "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu"}
+    covered |= {"leaky_relu", "elu", "softplus", "gelu", "clip", "astype"}
+    covered |= {"reshape", "transpose", "getitem", "concatenate", "stack", "where"}
+    assert set(GATES) <= covered, sorted(set(GATES) - covered)
