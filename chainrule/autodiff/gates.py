@@ -523,12 +523,20 @@ def _sum(xp, a, axis, keepdims):
     return a.sum(axis=axis, keepdims=keepdims), (a.shape, axis, keepdims)
 
 
+def _spread(xp, g, shape):
+    """An array of ``shape`` filled by broadcasting g (a writeable copy: faster than
+    NumPy's broadcast_to wrapper on small arrays)."""
+    out = xp.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
 def _sum_vjp(xp, g, saved, needs):
     """df/da_i = 1: the upstream gradient is copied to every summed element."""
     shape, axis, keepdims = saved
-    if not keepdims:
+    if not keepdims and axis is not None:
         g = _expand(xp, g, axis, len(shape))
-    return (xp.broadcast_to(g, shape),)
+    return (_spread(xp, g, shape),)
 
 
 SUM = register_gate("sum", _sum, _sum_vjp, pattern="add distributes")
@@ -544,9 +552,9 @@ def _mean(xp, a, axis, keepdims):
 def _mean_vjp(xp, g, saved, needs):
     """df/da_i = 1/n."""
     shape, axis, keepdims, count = saved
-    if not keepdims:
+    if not keepdims and axis is not None:
         g = _expand(xp, g, axis, len(shape))
-    return (xp.broadcast_to(g / count, shape),)
+    return (_spread(xp, g / count, shape),)
 
 
 MEAN = register_gate("mean", _mean, _mean_vjp)

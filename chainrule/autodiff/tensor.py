@@ -32,7 +32,16 @@ class Tensor:
         requires_grad: whether gradients flow to this tensor.
     """
 
-    __slots__ = ("__weakref__", "_gate", "_parents", "_saved", "data", "grad", "requires_grad")
+    __slots__ = (
+        "__weakref__",
+        "_gate",
+        "_needs",
+        "_parents",
+        "_saved",
+        "data",
+        "grad",
+        "requires_grad",
+    )
 
     # Make NumPy defer to our reflected operators: ndarray + Tensor -> Tensor.__radd__.
     __array_ufunc__ = None
@@ -49,6 +58,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._gate = None
         self._parents: tuple[Tensor, ...] = ()
+        self._needs: tuple[bool, ...] = ()
         self._saved = None
 
     # ----------------------------------------------------------------------------------
@@ -268,28 +278,36 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     """Run ``gate`` forward on the inputs' arrays and, if any input requires a gradient
-    and recording is on, remember the gate, inputs and saved values on the output."""
+    and recording is on, remember the gate, inputs and saved values on the output.
+
+    This is the engine's hot path: it is written for speed (no generators, one
+    attribute lookup per switch), and every gate of every network passes through it.
+    """
     arrays = [t.data for t in inputs]
-    xp = array_module(arrays[0])
+    first = arrays[0]
+    xp = np if first.__class__ is np.ndarray else array_module(first)
     try:
         out, saved = gate.forward(xp, *arrays, **params)
     except ValueError as error:
         shapes = " and ".join(str(a.shape) for a in arrays)
         raise ValueError(f"gate '{gate.name}' cannot combine shapes {shapes}: {error}") from None
-    if isinstance(out, np.generic):
+    if out.__class__ is not np.ndarray and isinstance(out, np.generic):
         out = np.asarray(out)
     result = Tensor.__new__(Tensor)
     result.data = out
     result.grad = None
-    if state.grad_enabled and any(t.requires_grad for t in inputs):
+    needs = tuple([t.requires_grad for t in inputs]) if state.grad_enabled else ()
+    if True in needs:
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
+        result._needs = needs
         result._saved = saved
     else:
         result.requires_grad = False
         result._gate = None
         result._parents = ()
+        result._needs = ()
         result._saved = None
     if state.detect_anomaly:
         check_finite(out, gate, "forward", arrays)

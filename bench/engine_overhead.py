@@ -1,0 +1,301 @@
+"""Engine overhead: chainrule beside PyTorch eager (CPU), HIPS autograd and hand-written NumPy.
+
+Workloads (tiny arrays, so only per-operation bookkeeping counts):
+  op        one elementwise gate forward + backward, averaged over a chain of 20 gates
+            (mul, add, tanh, exp in turn) on a 4-vector, then sum and backward
+  net-b1    one training step of the notes' 3-5-4-2 network (tanh, tanh, softmax
+            cross-entropy, SGD update) at batch 1
+  net-b32   the same at batch 32
+
+Each peer runs in its own process; peers are interleaved (A B C A B C ...) for --rounds
+rounds, and the table shows the median (min-max) across rounds, in microseconds, with
+each peer's ratio to chainrule.  One thread everywhere (tiny arrays; repeatable).
+
+Run: python bench/engine_overhead.py [--rounds 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import timeit
+
+PEERS = ["chainrule", "torch", "autograd", "numpy"]
+WORKLOADS = ["op", "net-b1", "net-b32"]
+CHAIN = 20
+SIZES = [3, 5, 4, 2]
+
+
+def _time_us(fn, per: int = 1) -> float:
+    """Best of 5 repeats of a self-calibrated loop, in microseconds per call / per."""
+    number, _ = timeit.Timer(fn).autorange()
+    best = min(timeit.repeat(fn, number=number, repeat=5)) / number
+    return best * 1e6 / per
+
+
+def _data(batch: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, SIZES[0]))
+    y = rng.integers(0, SIZES[-1], size=batch)
+    weights = [rng.normal(size=(a, b)) * 0.5 for a, b in itertools.pairwise(SIZES)]
+    biases = [np.zeros(b) for b in SIZES[1:]]
+    return x, y, weights, biases
+
+
+# --------------------------------------------------------------------------------------
+# Peers: each returns {workload: microseconds}
+# --------------------------------------------------------------------------------------
+
+
+def run_chainrule() -> dict[str, float]:
+    import numpy as np
+
+    import chainrule as cr
+
+    def op():
+        x = cr.tensor(np.full(4, 0.5), requires_grad=True)
+        y = x
+        for i in range(CHAIN // 4):
+            y = cr.exp(cr.tanh(y * 0.9 + 0.1) * 0.5)
+            del i
+        y.sum().backward()
+
+    results = {"op": _time_us(op, per=CHAIN)}
+    for batch in (1, 32):
+        x, y, ws, bs = _data(batch)
+        onehot = np.eye(SIZES[-1])[y]
+        params = [
+            cr.tensor(a, requires_grad=True) for pair in zip(ws, bs, strict=True) for a in pair
+        ]
+
+        def step(params=params, x=x, onehot=onehot):
+            u1, b1, u2, b2, u3, b3 = params
+            h = cr.tanh(cr.linear(x, u1, b1))
+            h = cr.tanh(cr.linear(h, u2, b2))
+            loss = -(cr.log_softmax(cr.linear(h, u3, b3), axis=1) * onehot).sum() / len(x)
+            loss.backward()
+            with cr.no_grad():
+                for p in params:
+                    p.data -= 0.1 * p.grad
+                    p.grad = None
+
+        results[f"net-b{batch}"] = _time_us(step)
+    return results
+
+
+def run_torch() -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(1)
+
+    def op():
+        x = torch.full((4,), 0.5, dtype=torch.float64, requires_grad=True)
+        y = x
+        for _ in range(CHAIN // 4):
+            y = torch.exp(torch.tanh(y * 0.9 + 0.1) * 0.5)
+        y.sum().backward()
+
+    results = {"op": _time_us(op, per=CHAIN)}
+    for batch in (1, 32):
+        x, y, ws, bs = _data(batch)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        params = [
+            torch.tensor(a, requires_grad=True) for pair in zip(ws, bs, strict=True) for a in pair
+        ]
+
+        def step(params=params, xt=xt, yt=yt):
+            u1, b1, u2, b2, u3, b3 = params
+            h = torch.tanh(xt @ u1 + b1)
+            h = torch.tanh(h @ u2 + b2)
+            loss = torch.nn.functional.cross_entropy(h @ u3 + b3, yt)
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+                    p.grad = None
+
+        results[f"net-b{batch}"] = _time_us(step)
+    return results
+
+
+def run_autograd() -> dict[str, float]:
+    import autograd.numpy as anp
+    import numpy as np
+    from autograd import grad
+
+    def chain(x):
+        y = x
+        for _ in range(CHAIN // 4):
+            y = anp.exp(anp.tanh(y * 0.9 + 0.1) * 0.5)
+        return anp.sum(y)
+
+    chain_grad = grad(chain)
+    x0 = np.full(4, 0.5)
+    results = {"op": _time_us(lambda: chain_grad(x0), per=CHAIN)}
+    for batch in (1, 32):
+        x, y, ws, bs = _data(batch)
+        onehot = np.eye(SIZES[-1])[y]
+
+        def loss(params, x=x, onehot=onehot):
+            u1, b1, u2, b2, u3, b3 = params
+            h = anp.tanh(anp.dot(x, u1) + b1)
+            h = anp.tanh(anp.dot(h, u2) + b2)
+            z = anp.dot(h, u3) + b3
+            m = anp.max(z, axis=1, keepdims=True)
+            log_p = z - m - anp.log(anp.sum(anp.exp(z - m), axis=1, keepdims=True))
+            return -anp.sum(log_p * onehot) / len(x)
+
+        loss_grad = grad(loss)
+        params = [a.copy() for pair in zip(ws, bs, strict=True) for a in pair]
+
+        def step(params=params, loss_grad=loss_grad):
+            grads = loss_grad(params)
+            for p, g in zip(params, grads, strict=True):
+                p -= 0.1 * g
+
+        results[f"net-b{batch}"] = _time_us(step)
+    return results
+
+
+def run_numpy() -> dict[str, float]:
+    """Hand-written forward and backward: the floor for the network step."""
+    import numpy as np
+
+    def op():
+        x = np.full(4, 0.5)
+        saved = []
+        y = x
+        for _ in range(CHAIN // 4):
+            t = np.tanh(y * 0.9 + 0.1)
+            e = np.exp(t * 0.5)
+            saved.append((t, e))
+            y = e
+        g = np.ones(4)
+        for t, e in reversed(saved):
+            g = g * e * 0.5 * (1 - t * t) * 0.9
+        return g
+
+    results = {"op": _time_us(op, per=CHAIN)}
+    for batch in (1, 32):
+        x, y, ws, bs = _data(batch)
+        u1, u2, u3 = (w.copy() for w in ws)
+        b1, b2, b3 = (b.copy() for b in bs)
+        onehot = np.eye(SIZES[-1])[y]
+
+        def step(x=x, onehot=onehot, u1=u1, u2=u2, u3=u3, b1=b1, b2=b2, b3=b3):
+            h1 = np.tanh(x @ u1 + b1)
+            h2 = np.tanh(h1 @ u2 + b2)
+            z = h2 @ u3 + b3
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            dz = (e / e.sum(axis=1, keepdims=True) - onehot) / len(x)
+            dh2 = (dz @ u3.T) * (1 - h2 * h2)
+            dh1 = (dh2 @ u2.T) * (1 - h1 * h1)
+            for p, g in (
+                (u3, h2.T @ dz),
+                (b3, dz.sum(0)),
+                (u2, h1.T @ dh2),
+                (b2, dh2.sum(0)),
+                (u1, x.T @ dh1),
+                (b1, dh1.sum(0)),
+            ):
+                p -= 0.1 * g
+
+        results[f"net-b{batch}"] = _time_us(step)
+    return results
+
+
+RUNNERS = {
+    "chainrule": run_chainrule,
+    "torch": run_torch,
+    "autograd": run_autograd,
+    "numpy": run_numpy,
+}
+
+
+# --------------------------------------------------------------------------------------
+# Driver
+# --------------------------------------------------------------------------------------
+
+
+def _one_thread_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    return env
+
+
+def _run_peer(peer: str) -> dict[str, float] | str:
+    result = subprocess.run(
+        [sys.executable, __file__, "--worker", peer],
+        capture_output=True,
+        text=True,
+        env=_one_thread_env(),
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["failed"])[-1]
+        return f"skipped ({last[:60]})"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(RUNNERS[args.worker]()))
+        return
+
+    samples: dict[str, dict[str, list[float]]] = {p: {w: [] for w in WORKLOADS} for p in PEERS}
+    skipped: dict[str, str] = {}
+    for _ in range(args.rounds):
+        for peer in PEERS:  # interleaved: A B C D A B C D ...
+            if peer in skipped:
+                continue
+            outcome = _run_peer(peer)
+            if isinstance(outcome, str):
+                skipped[peer] = outcome
+                continue
+            for workload, value in outcome.items():
+                samples[peer][workload].append(value)
+
+    base = {w: statistics.median(samples["chainrule"][w]) for w in WORKLOADS}
+    header = f"{'peer':<10}" + "".join(f"{w + ' (us)':>30}" for w in WORKLOADS)
+    print(
+        f"engine overhead, 1 thread, {args.rounds} interleaved rounds: "
+        "median (min-max) x ratio to chainrule"
+    )
+    print(header)
+    print("-" * len(header))
+    table = {}
+    for peer in PEERS:
+        if peer in skipped:
+            print(f"{peer:<10}  {skipped[peer]}")
+            continue
+        cells = []
+        for w in WORKLOADS:
+            values = samples[peer][w]
+            median = statistics.median(values)
+            table.setdefault(peer, {})[w] = {
+                "median": median,
+                "min": min(values),
+                "max": max(values),
+            }
+            cell = f"{median:.1f} ({min(values):.1f}-{max(values):.1f}) x{median / base[w]:.2f}"
+            cells.append(f"{cell:>30}")
+        print(f"{peer:<10}" + "".join(cells))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"results": table, "skipped": skipped}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
