@@ -218,3 +218,16 @@ def test_every_registered_gate_is_checked_here():
     covered |= {"leaky_relu", "elu", "softplus", "gelu", "clip", "astype"}
     covered |= {"reshape", "transpose", "getitem", "concatenate", "stack", "where"}
     assert set(GATES) <= covered, sorted(set(GATES) - covered)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"), [((), (2, 3)), ((3, 1), (1, 4)), ((2, 3), (3,)), ((4, 1, 3), (2, 1))]
+)
+def test_binary_gate_on_the_named_broadcasting_cases(name, shape_a, shape_b):
+    f, domain_a, domain_b = BINARY[name]
+    rng = np.random.default_rng(11)
+    a, b = domain_a(rng, shape_a), domain_b(rng, shape_b)
+    assert_gradients_match(f, a, b)
+    out = f(cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True))
+    assert out.shape == np.broadcast_shapes(shape_a, shape_b)

@@ -121,3 +121,19 @@ def test_repr_names_the_gate():
     x = cr.tensor(1.0, requires_grad=True)
     assert "gate=mul" in repr(x * 2)
     assert "requires_grad=True" in repr(x)
+
+
+def test_array_module_uses_the_arrays_own_namespace():
+    """The door left open for CuPy: a NumPy-like array is dispatched to its own module."""
+    from chainrule.autodiff.arrays import array_module
+
+    class FakeNamespace:
+        pass
+
+    class FakeArray:
+        def __array_namespace__(self):
+            return FakeNamespace
+
+    assert array_module(np.ones(2)) is np
+    assert array_module(np.float32(1)) is np
+    assert array_module(FakeArray()) is FakeNamespace

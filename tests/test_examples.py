@@ -1,0 +1,27 @@
+"""The runnable examples and ``python -m chainrule`` print the right numbers."""
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_python_m_chainrule_prints_the_notes_examples():
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule"], capture_output=True, text=True, check=True
+    )
+    out = result.stdout
+    for line in ("q = x + y = 3", "f = q z = -12", "df/dx = -4", "df/dy = -4", "df/dz = 3"):
+        assert line in out
+    assert "f = 0.731059" in out and "df/dw0 = -0.196612" in out
+
+
+def test_three_ways_agree(capsys):
+    runpy.run_path(str(ROOT / "examples" / "three_ways.py"), run_name="__main__")
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(lines) == {"manual", "numerical", "autodiff"}
+    assert float(lines["autodiff"][4]) == 0.0  # exact, like the manual derivation
+    assert float(lines["numerical"][4]) < 1e-8  # approximate
+    assert lines["numerical"][1:4] == lines["manual"][1:4]
