@@ -2,10 +2,15 @@
 
 import chainrule as cr
 x = cr.tensor(-2.0, requires_grad=True)
+model = cr.nn.MLP([3, 5, 4, 2], activation="tanh", output="softmax", seed=0)
+history = cr.fit(model, "cross_entropy", cr.optim.SGD(model.parameters(), lr=0.1), X, y)
 """
 
+from . import io, nn, optim, training
 from .autodiff import *  # noqa: F403 - the engine's public API is chainrule's
 from .autodiff import __all__ as _engine_all
+from .io import load, save
+from .training import fit
 
 __version__ = "0.1.0"
-__all__ = [*_engine_all, "__version__"]
+__all__ = [*_engine_all, "__version__", "fit", "io", "load", "nn", "optim", "save", "training"]

@@ -757,3 +757,82 @@ def _stack_vjp(xp, g, saved, needs):
 
 
 STACK = register_gate("stack", _stack, _stack_vjp)
+
+
+# --------------------------------------------------------------------------------------
+# Fused losses: one gate each, stable at any logit, and one node instead of five.
+# ``weights`` holds each sample's share of the mean: w_i / sum(w), i.e. 1/N unweighted.
+# --------------------------------------------------------------------------------------
+
+
+def _rows_times(xp, values, weights):
+    """values (N, ...) scaled row by row by weights (N,)."""
+    return values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def _softmax_cross_entropy(xp, logits, target, weights):
+    """CE = -sum_i w_i sum_k y_ik log softmax(z_i)_k, with y given as class indices
+    (N,) or as probability rows (N, M); log softmax is computed with the max subtracted."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    log_p = shifted - log_norm
+    if target.ndim == 1:
+        picked = xp.take_along_axis(log_p, target[:, None], axis=1)[:, 0]
+        loss = -(picked * weights).sum()
+    else:
+        loss = -(_rows_times(xp, log_p * target, weights)).sum()
+    return loss, (log_p, target, weights)
+
+
+def _softmax_cross_entropy_vjp(xp, g, saved, needs):
+    """dCE/dz_i = w_i (softmax(z_i) - y_i): the notes' (y_hat - y) / N when w_i = 1/N."""
+    log_p, target, weights = saved
+    grad = xp.exp(log_p)
+    if target.ndim == 1:
+        grad[xp.arange(len(target)), target] -= 1
+    else:
+        grad = grad * target.sum(axis=1, keepdims=True) - target
+    grad *= (g * weights)[:, None]
+    return (grad,)
+
+
+SOFTMAX_CROSS_ENTROPY = register_gate(
+    "softmax_cross_entropy", _softmax_cross_entropy, _softmax_cross_entropy_vjp
+)
+
+
+def _sigmoid_binary_cross_entropy(xp, logits, target, weights):
+    """BCE = -sum_i w_i sum_k [y log s(z) + (1 - y) log(1 - s(z))]
+    = sum_i w_i sum_k [max(z, 0) - z y + log(1 + e^-|z|)], finite for any z."""
+    per_element = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
+    loss = _rows_times(xp, per_element, weights).sum()
+    return loss, (logits, target, weights)
+
+
+def _sigmoid_binary_cross_entropy_vjp(xp, g, saved, needs):
+    """dBCE/dz = w_i (sigmoid(z) - y)."""
+    logits, target, weights = saved
+    s, _ = _sigmoid(xp, logits)
+    return (_rows_times(xp, s - target, g * weights),)
+
+
+SIGMOID_BINARY_CROSS_ENTROPY = register_gate(
+    "sigmoid_binary_cross_entropy", _sigmoid_binary_cross_entropy, _sigmoid_binary_cross_entropy_vjp
+)
+
+
+def _squared_error(xp, prediction, target, weights, scale):
+    """MSE = scale sum_i w_i ||y_hat_i - y_i||^2 (scale 1, or 1/2 for the 'half' form)."""
+    error = prediction - target
+    loss = scale * _rows_times(xp, error * error, weights).sum()
+    return loss, (error, weights, scale)
+
+
+def _squared_error_vjp(xp, g, saved, needs):
+    """dMSE/dy_hat_i = 2 scale w_i (y_hat_i - y_i); the target gets the negative."""
+    error, weights, scale = saved
+    grad = _rows_times(xp, error, (2 * scale) * g * weights)
+    return grad, (-grad if needs[1] else None)
+
+
+SQUARED_ERROR = register_gate("squared_error", _squared_error, _squared_error_vjp)

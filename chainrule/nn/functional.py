@@ -1,0 +1,211 @@
+"""The notes' losses, each a mean over the N samples (a weighted mean with sample_weight):
+
+    MSE = (1/N) sum_i ||y_i - y_hat_i||^2
+    BCE = -(1/N) sum_i [y_i log y_hat_i + (1 - y_i) log(1 - y_hat_i)]
+    CE  = -(1/N) sum_i sum_k y_ik log y_hat_ik
+
+With several outputs per sample, BCE sums over them (as MSE and CE do), so that for
+each output/loss pair of the notes the gradient at the logits is (y_hat - y) / N:
+softmax + CE, sigmoid + BCE, identity + MSE with ``half=True`` (without it, 2 (y_hat - y) / N).
+
+The fused forms take logits and are finite at any logit; the probability forms clip
+probabilities to [eps, 1 - eps] (eps the dtype's machine epsilon) so log(0) never happens.
+``sample_weight`` w gives sum_i w_i l_i / sum_i w_i.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import autodiff as ad
+from ..autodiff import Tensor, apply
+from ..autodiff import gates as G
+
+
+class LossInputError(ValueError):
+    """A loss got targets or outputs that do not fit each other."""
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def _sample_shares(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
+    """Each sample's share of the mean: 1/N, or w_i / sum(w)."""
+    if n == 0:
+        raise LossInputError("a loss needs at least one sample, got 0")
+    if sample_weight is None:
+        return np.full(n, 1.0 / n, dtype=dtype)
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise LossInputError(f"sample_weight has {w.size} entries for {n} samples")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise LossInputError("sample_weight must be finite and non-negative")
+    total = w.sum()
+    if total <= 0:
+        raise LossInputError("sample_weight sums to 0: no sample counts")
+    return (w / total).astype(dtype)
+
+
+def _rows(output: Tensor, loss: str) -> Tensor:
+    if output.ndim == 1:
+        return output.reshape(-1, 1)
+    if output.ndim != 2:
+        raise LossInputError(f"{loss} expects outputs of shape (N, D), got {output.shape}")
+    return output
+
+
+def _targets_like(target: Any, output: Tensor, loss: str, hint: str = "") -> np.ndarray:
+    """Targets of the output's (N, D) shape; a 1-D target fits a 1-column output."""
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.dtype.kind not in "fiub":
+        raise LossInputError(f"{loss}: targets must be numbers, got dtype {y.dtype}")
+    if y.ndim == 1 and output.shape[1] == 1:
+        y = y.reshape(-1, 1)
+    if y.shape != output.shape:
+        raise LossInputError(
+            f"{loss} needs targets shaped like the output {output.shape}, got {y.shape}{hint}"
+        )
+    if not np.all(np.isfinite(y)):
+        raise LossInputError(f"{loss}: targets contain NaN or inf")
+    return y.astype(output.dtype, copy=False)
+
+
+def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.ndarray:
+    """Class indices (N,) checked against the number of classes, or probability rows
+    (N, M) (one-hot included)."""
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.ndim == 2 and y.shape[1] == 1 and n_classes != 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        if len(y) != n_samples:
+            raise LossInputError(f"{loss}: {len(y)} targets for {n_samples} samples")
+        if y.dtype.kind == "f":
+            if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+                raise LossInputError(f"{loss}: class labels must be whole numbers")
+        elif y.dtype.kind not in "iub":
+            raise LossInputError(f"{loss}: class labels must be integers, got dtype {y.dtype}")
+        labels = y.astype(np.int64)
+        bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+        if bad.size:
+            row = int(bad[0])
+            raise LossInputError(
+                f"{loss}: class label {labels[row]} at row {row} is out of range; the output "
+                f"has {n_classes} classes, so labels must be 0..{n_classes - 1}"
+            )
+        return labels
+    if y.shape != (n_samples, n_classes):
+        raise LossInputError(
+            f"{loss} needs class indices (N,) or probability rows (N, {n_classes}); "
+            f"got targets of shape {y.shape} for outputs ({n_samples}, {n_classes})"
+        )
+    if not np.all(np.isfinite(y)) or np.any(y < 0):
+        raise LossInputError(f"{loss}: target probabilities must be finite and >= 0")
+    return y.astype(np.float64)
+
+
+# Fused losses on logits -------------------------------------------------------------------
+
+
+def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
+    """Softmax cross-entropy on logits z (N, M): -(1/N) sum_i log softmax(z_i)[y_i], with
+    ``target`` class indices (N,) or probability rows (N, M).  Gradient: (softmax(z) - y)/N."""
+    z = _tensor(logits)
+    if z.ndim != 2:
+        raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {z.shape}")
+    y = class_targets(target, z.shape[0], z.shape[1], "cross_entropy")
+    if y.ndim == 2:
+        y = y.astype(z.dtype)
+    shares = _sample_shares(sample_weight, z.shape[0], z.dtype)
+    return apply(G.SOFTMAX_CROSS_ENTROPY, z, target=y, weights=shares)
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
+    """BCE on logits z (N, D) with 0/1 (or probability) targets, in the stable form
+    max(z, 0) - z y + log(1 + e^-|z|).  Gradient: (sigmoid(z) - y)/N."""
+    z = _rows(_tensor(logits), "binary_cross_entropy_with_logits")
+    hint = _bce_hint(target, z)
+    y = _targets_like(target, z, "binary_cross_entropy_with_logits", hint)
+    _check_unit_interval(y, "binary_cross_entropy_with_logits")
+    shares = _sample_shares(sample_weight, z.shape[0], z.dtype)
+    return apply(G.SIGMOID_BINARY_CROSS_ENTROPY, z, target=y, weights=shares)
+
+
+def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = None) -> Tensor:
+    """MSE = (1/N) sum_i ||y_i - y_hat_i||^2 (the notes); ``half=True`` halves it, the
+    convention of scikit-learn's MLPRegressor, whose gradient is then (y_hat - y)/N."""
+    p = _rows(_tensor(prediction), "mse")
+    if isinstance(target, Tensor) and target.requires_grad:
+        y = _rows(target, "mse")
+        if y.shape != p.shape:
+            raise LossInputError(
+                f"mse needs targets shaped like the output {p.shape}, got {y.shape}"
+            )
+    else:
+        y = Tensor(_targets_like(target, p, "mse"))
+    shares = _sample_shares(sample_weight, p.shape[0], p.dtype)
+    return apply(G.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
+
+
+# The notes' forms on probabilities --------------------------------------------------------
+
+
+def binary_cross_entropy(probabilities: Any, target: Any, sample_weight: Any = None) -> Tensor:
+    """BCE = -(1/N) sum_i [y log p + (1 - y) log(1 - p)] on probabilities p, clipped to
+    [eps, 1 - eps] so that p = 0 or 1 gives a large finite loss, not inf."""
+    p = _rows(_tensor(probabilities), "binary_cross_entropy")
+    y = _targets_like(target, p, "binary_cross_entropy", _bce_hint(target, p))
+    _check_unit_interval(y, "binary_cross_entropy")
+    eps = float(np.finfo(p.dtype).eps)
+    clipped = ad.clip(p, eps, 1.0 - eps)
+    per_sample = -(y * ad.log(clipped) + (1.0 - y) * ad.log(1.0 - clipped)).sum(axis=1)
+    return _weighted_mean(per_sample, sample_weight)
+
+
+def nll(log_probabilities: Any, target: Any, sample_weight: Any = None) -> Tensor:
+    """Negative log-likelihood: -(1/N) sum_i sum_k y_ik log_p_ik on log-probabilities
+    (e.g. the output of log_softmax), targets as class indices or probability rows."""
+    log_p = _tensor(log_probabilities)
+    if log_p.ndim != 2:
+        raise LossInputError(f"nll expects log-probabilities of shape (N, M), got {log_p.shape}")
+    y = class_targets(target, log_p.shape[0], log_p.shape[1], "nll")
+    if y.ndim == 1:
+        per_sample = -log_p[np.arange(len(y)), y]
+    else:
+        per_sample = -(log_p * y.astype(log_p.dtype)).sum(axis=1)
+    return _weighted_mean(per_sample, sample_weight)
+
+
+def cross_entropy_on_probabilities(
+    probabilities: Any, target: Any, sample_weight: Any = None
+) -> Tensor:
+    """CE as the notes write it, on softmax outputs p: -(1/N) sum_i sum_k y_ik log p_ik,
+    with p clipped below at eps so log(0) never happens."""
+    p = _tensor(probabilities)
+    if p.ndim != 2:
+        raise LossInputError(f"cross_entropy expects probabilities of shape (N, M), got {p.shape}")
+    eps = float(np.finfo(p.dtype).eps)
+    return nll(ad.log(ad.clip(p, eps, None)), target, sample_weight)
+
+
+def _weighted_mean(per_sample: Tensor, sample_weight: Any) -> Tensor:
+    shares = _sample_shares(sample_weight, per_sample.shape[0], per_sample.dtype)
+    return (per_sample * shares).sum()
+
+
+def _check_unit_interval(y: np.ndarray, loss: str) -> None:
+    if np.any((y < 0) | (y > 1)):
+        raise LossInputError(f"{loss}: targets must lie in [0, 1] (0/1 labels or probabilities)")
+
+
+def _bce_hint(target: Any, output: Tensor) -> str:
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if y.ndim == 1 and output.shape[1] > 1:
+        return (
+            f". Binary cross-entropy scores each of the {output.shape[1]} output columns "
+            "against its own 0/1 target; for one label among several classes use "
+            "cross_entropy with a softmax output"
+        )
+    return ""

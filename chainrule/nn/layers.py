@@ -1,0 +1,196 @@
+"""Layers: Linear (x @ U + b), the activation functions, Dropout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import autodiff as ad
+from ..autodiff import Tensor
+from .init import RandomSource, as_generator, get_initializer
+from .module import Module, Parameter
+
+
+def as_input(x: Any, dtype: np.dtype) -> Tensor:
+    """The input of a layer as a tensor of the layer's dtype: NumPy data is converted
+    once here, so float64 data never silently upcasts a float32 network."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype else x.astype(dtype)
+    array = np.asarray(x)
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"a layer's input must be numeric, got an array of dtype {array.dtype}")
+    return Tensor(array.astype(dtype, copy=False))
+
+
+class Linear(Module):
+    """f(x) = x @ U + b, with U of shape (in_features, out_features), as in the notes.
+
+    ``init`` names the weight initialiser (default Glorot uniform); the bias starts at 0.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: str = "glorot_uniform",
+        rng: RandomSource = None,
+        dtype: Any = "float32",
+    ) -> None:
+        self.in_features = in_features
+        self.out_features = out_features
+        self.U = Parameter(get_initializer(init)((in_features, out_features), rng, dtype))
+        self.b = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+
+    @property
+    def weight(self) -> Parameter:
+        """The weight matrix U (in_features, out_features)."""
+        return self.U
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_input(x, self.U.dtype)
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) expects inputs with "
+                f"{self.in_features} features in the last axis, got shape {x.shape}"
+            )
+        if self.b is None:
+            return x @ self.U
+        return ad.linear(x, self.U, self.b)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, bias={self.b is not None}"
+
+
+class Activation(Module):
+    """An activation gate as a module; ``name`` is its name in model files."""
+
+    name = "activation"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+class Identity(Activation):
+    """f(x) = x: the regression output layer of the notes."""
+
+    name = "identity"
+
+    def forward(self, x: Any) -> Tensor:
+        return x if isinstance(x, Tensor) else Tensor(x)
+
+
+class Sigmoid(Activation):
+    """f(x) = 1 / (1 + e^-x), local gradient (1 - f) f."""
+
+    name = "sigmoid"
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.sigmoid(x)
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.tanh(x)
+
+
+class ReLU(Activation):
+    name = "relu"
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.relu(x)
+
+
+class LeakyReLU(Activation):
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Activation):
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softplus(Activation):
+    name = "softplus"
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.softplus(x)
+
+
+class GELU(Activation):
+    name = "gelu"
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.gelu(x)
+
+
+class Softmax(Activation):
+    """f_i(x) = e^(x_i) / sum_k e^(x_k) over the last axis: the notes' classification
+    output layer."""
+
+    name = "softmax"
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.softmax(x, axis=self.axis)
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, GELU, Softmax)
+}
+ACTIVATIONS["logistic"] = Sigmoid  # scikit-learn's name
+
+
+def make_activation(name: str) -> Activation:
+    """The activation module called ``name`` (identity, sigmoid/logistic, tanh, relu,
+    leaky_relu, elu, softplus, gelu, softmax)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation '{name}'; known: {known}") from None
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, each value is zeroed with probability p and the
+    rest scaled by 1 / (1 - p), so evaluation needs no rescaling; in eval mode, identity."""
+
+    def __init__(self, p: float = 0.5, rng: RandomSource = None) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = as_generator(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if not self.training or self.p == 0.0:
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        scale = np.asarray(keep, dtype=x.dtype) / x.dtype.type(1.0 - self.p)
+        return x * scale
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

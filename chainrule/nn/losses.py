@@ -1,0 +1,163 @@
+"""Loss modules, and how a loss meets a network's final layer.
+
+A loss that has a fused, stable form on logits (cross-entropy with softmax, BCE with
+sigmoid) is computed on the network's logits when the network ends in that layer:
+``objective(model, loss)`` wires this up and refuses pairs that do not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..autodiff import Tensor
+from . import functional as F
+from .functional import LossInputError
+
+
+class Loss:
+    """A loss: ``loss(prediction, target, sample_weight=None) -> scalar Tensor``.
+
+    ``fuses`` names the output layer whose values this loss takes as logits (None for
+    losses on the network's outputs as they are); ``needs_output`` names the output
+    layer the loss requires, if any.
+    """
+
+    name = "loss"
+    fuses: str | None = None
+    needs_output: str | None = None
+
+    def __call__(self, prediction: Any, target: Any, sample_weight: Any = None) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy on logits (fused with a softmax output layer)."""
+
+    name = "cross_entropy"
+    fuses = "softmax"
+
+    def __call__(self, prediction, target, sample_weight=None):
+        return F.cross_entropy(prediction, target, sample_weight)
+
+
+class BCEWithLogitsLoss(Loss):
+    """Binary cross-entropy on logits (fused with a sigmoid output layer)."""
+
+    name = "binary_cross_entropy"
+    fuses = "sigmoid"
+
+    def __call__(self, prediction, target, sample_weight=None):
+        return F.binary_cross_entropy_with_logits(prediction, target, sample_weight)
+
+
+class BCELoss(Loss):
+    """Binary cross-entropy on probabilities, as the notes write it (clipped)."""
+
+    name = "binary_cross_entropy_on_probabilities"
+    needs_output = "sigmoid"
+
+    def __call__(self, prediction, target, sample_weight=None):
+        return F.binary_cross_entropy(prediction, target, sample_weight)
+
+
+class MSELoss(Loss):
+    """Mean squared error (1/N) sum ||y - y_hat||^2; ``half=True`` for half of it."""
+
+    name = "mse"
+
+    def __init__(self, half: bool = False) -> None:
+        self.half = half
+
+    def __call__(self, prediction, target, sample_weight=None):
+        return F.mse(prediction, target, half=self.half, sample_weight=sample_weight)
+
+    def __repr__(self) -> str:
+        return f"MSELoss(half={self.half})"
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood on log-probabilities."""
+
+    name = "nll"
+
+    def __call__(self, prediction, target, sample_weight=None):
+        return F.nll(prediction, target, sample_weight)
+
+
+LOSSES: dict[str, Callable[[], Loss]] = {
+    "cross_entropy": CrossEntropyLoss,
+    "ce": CrossEntropyLoss,
+    "binary_cross_entropy": BCEWithLogitsLoss,
+    "bce": BCEWithLogitsLoss,
+    "mse": MSELoss,
+    "half_mse": lambda: MSELoss(half=True),
+    "nll": NLLLoss,
+}
+
+
+def get_loss(loss: str | Loss) -> Loss:
+    if isinstance(loss, Loss):
+        return loss
+    try:
+        return LOSSES[loss]()
+    except KeyError:
+        known = ", ".join(sorted(LOSSES))
+        raise ValueError(f"unknown loss '{loss}'; known: {known}") from None
+
+
+def final_layer(model: Any) -> str | None:
+    """The name of the model's output layer, when it is known (MLP, or a Sequential
+    ending in an activation)."""
+    output = getattr(model, "output", None)
+    if isinstance(output, str):
+        return output
+    layers = getattr(model, "layers", None)
+    if layers:
+        return getattr(layers[-1], "name", None)
+    return None
+
+
+def _logits_function(model: Any) -> Callable[[Any], Tensor]:
+    if hasattr(model, "logits"):
+        return model.logits
+    layers = model.layers[:-1]
+
+    def logits(x):
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    return logits
+
+
+def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
+    """``f(x, y, sample_weight=None) -> loss`` for ``model``: fused losses read the
+    logits before a matching output layer; an identity output is taken as logits."""
+    loss = get_loss(loss)
+    last = final_layer(model)
+    if loss.fuses is not None:
+        if last == loss.fuses:
+            forward = _logits_function(model)
+        elif last in (None, "identity"):
+            forward = model
+        else:
+            raise LossInputError(
+                f"loss '{loss.name}' pairs with a {loss.fuses} output layer (or an identity "
+                f"one, read as logits); this network ends in {last}"
+            )
+    else:
+        if loss.needs_output is not None and last not in (None, loss.needs_output):
+            raise LossInputError(
+                f"loss '{loss.name}' needs a {loss.needs_output} output layer; "
+                f"this network ends in {last}"
+            )
+        forward = model
+
+    def compute(x: Any, y: Any, sample_weight: Any = None) -> Tensor:
+        return loss(forward(x), y, sample_weight)
+
+    return compute

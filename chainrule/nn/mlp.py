@@ -1,0 +1,122 @@
+"""The notes' feedforward network: a chain of weight matrices with activations between.
+
+``MLP([3, 5, 4, 2], activation="tanh", output="softmax")`` is the notes' network:
+U1 (3x5), U2 (5x4), U3 (4x2), an activation after U1 and U2, softmax at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import Tensor, no_grad
+from .init import RandomSource, as_generator
+from .layers import Activation, Dropout, Linear, make_activation
+from .module import Module, Parameter
+
+OUTPUTS = ("identity", "softmax", "sigmoid")
+_HE_ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu"}
+
+
+class MLP(Module):
+    """A multilayer perceptron.
+
+    Args:
+        sizes: layer widths, input first: [in, hidden..., out].
+        activation: one name for every hidden layer, or one name per hidden layer.
+        output: the final layer: "softmax" (classification), "sigmoid" (binary or
+            multilabel) or "identity" (regression), applied after the last U.
+        dropout: dropout probability after each hidden activation (0 for none).
+        init: weight initialiser name, or None to choose by activation (He for the
+            ReLU family, Glorot otherwise).
+        seed: the random source of the initial weights and of dropout.
+        dtype: parameter dtype; float32 is fast, float64 for gradient checks.
+
+    ``forward(x)`` returns the output layer's values; ``logits(x)`` the values before
+    it (what the fused losses take).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Sequence[str] = "relu",
+        output: str = "identity",
+        dropout: float = 0.0,
+        init: str | None = None,
+        seed: RandomSource = None,
+        dtype: Any = "float32",
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise ValueError(f"MLP sizes must be at least [in, out], all positive; got {sizes}")
+        n_hidden = len(sizes) - 2
+        activations = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(activations) != n_hidden:
+            raise ValueError(
+                f"{len(activations)} activations given for {n_hidden} hidden layers "
+                f"(sizes {sizes}): give one name, or one per hidden layer"
+            )
+        if output not in OUTPUTS:
+            raise ValueError(f"unknown output layer '{output}'; choose one of {', '.join(OUTPUTS)}")
+        rng = as_generator(seed)
+        self.sizes = sizes
+        self.activations = [make_activation(a).name for a in activations]
+        self.output = output
+        self.dropout = float(dropout)
+        self.dtype = np.dtype(dtype)
+        self.layers: list[Module] = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            hidden_activation = self.activations[i] if i < n_hidden else None
+            scheme = init or (
+                "he_uniform" if hidden_activation in _HE_ACTIVATIONS else "glorot_uniform"
+            )
+            self.layers.append(Linear(n_in, n_out, init=scheme, rng=rng, dtype=self.dtype))
+            if hidden_activation is not None:
+                self.layers.append(make_activation(hidden_activation))
+                if self.dropout > 0:
+                    self.layers.append(Dropout(self.dropout, rng=rng))
+        self.output_layer: Activation = make_activation(output)
+
+    @property
+    def U(self) -> list[Parameter]:
+        """The weight matrices U1, U2, ... of the notes, each (in, out)."""
+        return [layer.U for layer in self.layers if isinstance(layer, Linear)]
+
+    @property
+    def linear_layers(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    def logits(self, x: Any) -> Tensor:
+        """The network up to, not including, the output layer."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward(self, x: Any) -> Tensor:
+        return self.output_layer(self.logits(x))
+
+    def hidden_activations(self, x: Any) -> list[np.ndarray]:
+        """Each hidden layer's output (after its activation), for inspection."""
+        outputs = []
+        with no_grad():
+            for layer in self.layers:
+                x = layer(x)
+                if isinstance(layer, Activation):
+                    outputs.append(x.data)
+        return outputs
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as plain data (what a model file stores)."""
+        return {
+            "sizes": self.sizes,
+            "activation": self.activations,
+            "output": self.output,
+            "dropout": self.dropout,
+            "dtype": self.dtype.name,
+        }
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}, output={self.output}"

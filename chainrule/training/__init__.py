@@ -1,0 +1,29 @@
+"""Training: batches, the fit loop, callbacks, metrics and the progress display."""
+
+from .callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    TerminateOnNaN,
+)
+from .data import DataError, DataLoader
+from .fit import History, TrainingState, evaluate_loss, fit
+from .metrics import accuracy, mean_absolute_error, r2_score
+
+__all__ = [
+    "Callback",
+    "DataError",
+    "DataLoader",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "TerminateOnNaN",
+    "TrainingState",
+    "accuracy",
+    "evaluate_loss",
+    "fit",
+    "mean_absolute_error",
+    "r2_score",
+]

@@ -1,0 +1,259 @@
+"""The training loop: mini-batch gradient descent with the engine's gradients.
+
+For each epoch and each batch: forward, loss, ``backward()``, ``optimizer.step()``.
+Then the validation loss and the metrics, the callbacks, and the progress display.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..autodiff import no_grad
+from ..nn import Loss, Module, get_loss, objective
+from ..nn.init import as_generator
+from ..optim import Optimizer
+from .callbacks import Callback
+from .data import DataError, DataLoader, check_features, check_targets
+from .metrics import Metric, get_metric
+from .progress import ProgressDisplay
+
+
+@dataclass
+class History:
+    """Per-epoch figures: ``history["loss"]``, ``history["val_loss"]``, ..."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs: list[int] = field(default_factory=list)
+    stopped_early: bool = False
+    interrupted: bool = False
+    terminated_on_nan: bool = False
+    restored_epoch: int | None = None
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+@dataclass
+class TrainingState:
+    """What callbacks see and may change."""
+
+    model: Module
+    optimizer: Optimizer
+    history: History
+    has_validation: bool
+    stop_training: bool = False
+
+
+def _model_dtype(model: Module) -> np.dtype:
+    params = model.parameters()
+    if not params:
+        raise ValueError("the model has no parameters to train")
+    return params[0].dtype
+
+
+def _prepare_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return y.astype(dtype, copy=False) if y.dtype.kind == "f" else y
+
+
+def _output_width(model: Module, X: np.ndarray) -> int:
+    with no_grad():
+        was_training = model.training
+        model.eval()
+        try:
+            out = model(X[:1])
+        finally:
+            model.train(was_training)
+    return 1 if out.ndim == 1 else out.shape[-1]
+
+
+def _validate_against_loss(
+    loss: Loss, y: np.ndarray, width: int, dtype: np.dtype, name: str
+) -> None:
+    """Run the loss once on a dummy output of the right shape: every target check the
+    loss makes (label range, shape, values) is then made on all of y before training."""
+    dummy = np.full((len(y), width), 0.5, dtype=dtype)
+    try:
+        with no_grad():
+            loss(dummy, y)
+    except ValueError as error:
+        raise DataError(f"{name}: {error}") from None
+
+
+def _split_validation(X, y, w, fraction: float, rng: np.random.Generator):
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {fraction}")
+    n_val = round(len(X) * fraction)
+    if n_val < 1 or n_val >= len(X):
+        raise DataError(
+            f"validation_split={fraction} leaves no training or no validation samples from {len(X)}"
+        )
+    order = rng.permutation(len(X))
+    val, train = order[:n_val], order[n_val:]
+    w_train = None if w is None else w[train]
+    return X[train], y[train], w_train, (X[val], y[val])
+
+
+@contextlib.contextmanager
+def _graceful_interrupt() -> Iterator[dict[str, bool]]:
+    """Ctrl-C sets a flag that the loop reads after each batch, so the model is never left
+    half-updated; a second Ctrl-C interrupts at once."""
+    flag = {"interrupted": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["interrupted"]:
+            raise KeyboardInterrupt
+        flag["interrupted"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def evaluate_loss(
+    model: Module, compute: Any, X: np.ndarray, y: np.ndarray, batch_size: int
+) -> float:
+    """The mean loss over (X, y), in evaluation mode, without recording a graph."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        with no_grad():
+            for start in range(0, len(X), batch_size):
+                xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+                total += compute(xb, yb).item() * len(xb)
+    finally:
+        model.train(was_training)
+    return total / len(X)
+
+
+def fit(
+    model: Module,
+    loss: str | Loss,
+    optimizer: Optimizer,
+    X: Any,
+    y: Any,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_split: float = 0.0,
+    callbacks: Sequence[Callback] = (),
+    metrics: Sequence[str | Metric] = (),
+    verbose: int = 1,
+    seed: int | None = None,
+    sample_weight: Any = None,
+    shuffle: bool = True,
+) -> History:
+    """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
+
+    Args:
+        loss: a loss name ("cross_entropy", "binary_cross_entropy", "mse", ...) or a
+            Loss; cross-entropy and BCE are computed on the logits before a matching
+            softmax or sigmoid output layer (stable and fast).
+        validation_data: (X_val, y_val), or ``validation_split``: a fraction of (X, y)
+            drawn at random (from ``seed``) and held out.
+        metrics: names ("accuracy", "mae", "r2") or functions f(y_true, outputs),
+            computed on the whole training and validation sets after each epoch.
+        verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+        seed: makes the validation split and the batch order reproducible.
+    """
+    loss_fn = get_loss(loss)
+    compute = objective(model, loss_fn)
+    dtype = _model_dtype(model)
+    X = check_features(X).astype(dtype, copy=False)
+    y = _prepare_targets(check_targets(y, len(X)), dtype)
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if len(w) != len(X):
+            raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
+    width = _output_width(model, X)
+    _validate_against_loss(loss_fn, y, width, dtype, "y")
+    rng = as_generator(seed)
+    if validation_data is not None:
+        X_val = check_features(validation_data[0], "X_val").astype(dtype, copy=False)
+        y_val = _prepare_targets(check_targets(validation_data[1], len(X_val), "y_val"), dtype)
+        _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
+    elif validation_split:
+        X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
+    else:
+        X_val = y_val = None
+    if X_val is not None and X_val.shape[1] != X.shape[1]:
+        raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+    named_metrics = [get_metric(m) for m in metrics]
+
+    loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
+    history = History()
+    state = TrainingState(model, optimizer, history, has_validation=X_val is not None)
+    display = ProgressDisplay(verbose, epochs, len(loader))
+    for callback in callbacks:
+        callback.on_train_begin(state)
+    was_training = model.training
+    model.train()
+    try:
+        with _graceful_interrupt() as interrupt:
+            for epoch in range(1, epochs + 1):
+                display.start_epoch(epoch)
+                for batch_index, batch in enumerate(loader):
+                    optimizer.zero_grad()
+                    batch_loss = compute(*batch)
+                    batch_loss.backward()
+                    optimizer.step()
+                    value = batch_loss.item()
+                    display.batch_done(len(batch[0]), value)
+                    for callback in callbacks:
+                        callback.on_batch_end(state, batch_index, value)
+                    if interrupt["interrupted"] or state.stop_training:
+                        break
+                logs = {"loss": display.loss_sum / max(display.samples, 1)}
+                if X_val is not None:
+                    logs["val_loss"] = evaluate_loss(
+                        model, compute, X_val, y_val, max(batch_size, 256)
+                    )
+                if named_metrics:
+                    logs.update(_metric_logs(model, named_metrics, X, y, X_val, y_val))
+                logs["lr"] = optimizer.lr
+                history.record(epoch, logs)
+                display.end_epoch(epoch, logs)
+                if interrupt["interrupted"]:
+                    history.interrupted = True
+                    display.note("interrupted: training stopped after the current batch")
+                    break
+                for callback in callbacks:
+                    callback.on_epoch_end(state, epoch, logs)
+                if state.stop_training:
+                    break
+    finally:
+        display.close()
+    model.train(was_training)
+    for callback in callbacks:
+        callback.on_train_end(state)
+    return history
+
+
+def _metric_logs(model, named_metrics, X, y, X_val, y_val) -> dict[str, float]:
+    logs = {}
+    outputs = model.predict(X)
+    for name, metric in named_metrics:
+        logs[name] = metric(y, outputs)
+    if X_val is not None:
+        val_outputs = model.predict(X_val)
+        for name, metric in named_metrics:
+            logs[f"val_{name}"] = metric(y_val, val_outputs)
+    return logs

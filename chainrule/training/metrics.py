@@ -1,0 +1,70 @@
+"""Metrics on NumPy arrays: accuracy for classification, MAE and R^2 for regression.
+
+Each takes (y_true, y_output) where y_output is what the network outputs: class
+probabilities or scores (N, M), one probability per binary output (N, 1), or values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def predicted_labels(y_output: np.ndarray) -> np.ndarray:
+    """Class indices from outputs: argmax over classes; 0/1 at 0.5 for a single column."""
+    y_output = np.asarray(y_output)
+    if y_output.ndim == 2 and y_output.shape[1] > 1:
+        return y_output.argmax(axis=1)
+    return (y_output.reshape(-1) >= 0.5).astype(np.int64)
+
+
+def _true_labels(y_true: np.ndarray) -> np.ndarray:
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2 and y_true.shape[1] > 1:
+        return y_true.argmax(axis=1)
+    return y_true.reshape(-1).astype(np.int64)
+
+
+def accuracy(y_true: np.ndarray, y_output: np.ndarray) -> float:
+    """The fraction of samples whose predicted class is the true class."""
+    return float(np.mean(predicted_labels(y_output) == _true_labels(y_true)))
+
+
+def mean_absolute_error(y_true: np.ndarray, y_output: np.ndarray) -> float:
+    """(1/(N D)) sum |y - y_hat|."""
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_output), -1)
+    return float(np.mean(np.abs(y_true - np.asarray(y_output, dtype=np.float64))))
+
+
+def r2_score(y_true: np.ndarray, y_output: np.ndarray) -> float:
+    """R^2 = 1 - sum (y - y_hat)^2 / sum (y - mean y)^2, averaged over outputs (1 for a
+    perfect fit, 0 for predicting the mean)."""
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_output), -1)
+    y_output = np.asarray(y_output, dtype=np.float64).reshape(y_true.shape)
+    residual = ((y_true - y_output) ** 2).sum(axis=0)
+    total = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(total > 0, 1 - residual / total, np.where(residual == 0, 1.0, 0.0))
+    return float(scores.mean())
+
+
+METRICS: dict[str, Metric] = {
+    "accuracy": accuracy,
+    "mae": mean_absolute_error,
+    "mean_absolute_error": mean_absolute_error,
+    "r2": r2_score,
+}
+
+
+def get_metric(metric: str | Metric) -> tuple[str, Metric]:
+    if callable(metric):
+        return getattr(metric, "__name__", "metric"), metric
+    try:
+        return metric, METRICS[metric]
+    except KeyError:
+        raise ValueError(
+            f"unknown metric '{metric}'; known: {', '.join(sorted(METRICS))}"
+        ) from None
