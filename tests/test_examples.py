@@ -25,3 +25,16 @@ def test_three_ways_agree(capsys):
     assert float(lines["autodiff"][4]) == 0.0  # exact, like the manual derivation
     assert float(lines["numerical"][4]) < 1e-8  # approximate
     assert lines["numerical"][1:4] == lines["manual"][1:4]
+
+
+def test_lecture_network_prints_the_matrices_and_one_step_lowers_each_loss(capsys):
+    runpy.run_path(str(ROOT / "examples" / "lecture_network.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    for header in ("U1 3x5:", "U2 5x4:", "U3 4x2:"):
+        assert header in out
+    before = [
+        float(line.split()[-1]) for line in out.splitlines() if line.startswith("loss before")
+    ]
+    after = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("loss after")]
+    assert len(before) == len(after) == 2
+    assert all(a < b for a, b in zip(after, before, strict=True))

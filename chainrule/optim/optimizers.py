@@ -27,6 +27,14 @@ class Optimizer:
         self.lr = float(lr)
         self.initial_lr = self.lr
         self.steps = 0
+        self.scratch: list[np.ndarray | None] = [None] * len(self.params)
+
+    def _scratch(self, index: int, theta: np.ndarray) -> np.ndarray:
+        """A per-parameter work array, reused by every step (no allocation per step)."""
+        buffer = self.scratch[index]
+        if buffer is None or buffer.shape != theta.shape or buffer.dtype != theta.dtype:
+            buffer = self.scratch[index] = np.empty_like(theta)
+        return buffer
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -105,7 +113,6 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.weight_decay = float(weight_decay)
         self.velocity: list[np.ndarray | None] = [None] * len(self.params)
-        self.scratch: list[np.ndarray | None] = [None] * len(self.params)
 
     def hyperparameters(self):
         return {
@@ -122,10 +129,8 @@ class SGD(Optimizer):
         lr = theta.dtype.type(self.lr)
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
+        buffer = self._scratch(index, theta)
         if not self.momentum:
-            buffer = self.scratch[index]
-            if buffer is None:
-                buffer = self.scratch[index] = np.empty_like(theta)
             np.multiply(grad, lr, out=buffer)
             theta -= buffer
             return
@@ -136,9 +141,12 @@ class SGD(Optimizer):
             v *= self.momentum
             v += grad
         if self.nesterov:
-            theta -= lr * (grad + self.momentum * v)
+            np.multiply(v, self.momentum, out=buffer)
+            buffer += grad
+            buffer *= lr
         else:
-            theta -= lr * v
+            np.multiply(v, lr, out=buffer)
+        theta -= buffer
 
 
 class Adam(Optimizer):
@@ -166,7 +174,6 @@ class Adam(Optimizer):
         self.weight_decay = float(weight_decay)
         self.m: list[np.ndarray | None] = [None] * len(self.params)
         self.v: list[np.ndarray | None] = [None] * len(self.params)
-        self.scratch: list[np.ndarray | None] = [None] * len(self.params)
 
     def hyperparameters(self):
         return {
@@ -186,11 +193,11 @@ class Adam(Optimizer):
                 theta *= 1.0 - self.lr * self.weight_decay
             else:
                 grad = grad + self.weight_decay * theta
-        m, v, tmp = self.m[index], self.v[index], self.scratch[index]
+        m, v = self.m[index], self.v[index]
         if m is None:
             m = self.m[index] = np.zeros_like(theta)
             v = self.v[index] = np.zeros_like(theta)
-            tmp = self.scratch[index] = np.empty_like(theta)
+        tmp = self._scratch(index, theta)
         t = self.steps
         # m = b1 m + (1 - b1) g
         m *= b1
@@ -239,7 +246,6 @@ class RMSprop(Optimizer):
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
         self.square_avg: list[np.ndarray | None] = [None] * len(self.params)
-        self.scratch: list[np.ndarray | None] = [None] * len(self.params)
 
     def hyperparameters(self):
         return {
@@ -255,10 +261,10 @@ class RMSprop(Optimizer):
     def _update(self, index, theta, grad):
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
-        s, tmp = self.square_avg[index], self.scratch[index]
+        s = self.square_avg[index]
         if s is None:
             s = self.square_avg[index] = np.zeros_like(theta)
-            tmp = self.scratch[index] = np.empty_like(theta)
+        tmp = self._scratch(index, theta)
         s *= self.alpha
         np.multiply(grad, grad, out=tmp)
         tmp *= 1.0 - self.alpha

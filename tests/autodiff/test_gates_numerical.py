@@ -211,12 +211,31 @@ def test_where_gate():
     assert_gradients_match(lambda a, b: cr.where(condition, a, b) * 1.5, a, b)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_loss_gates(weighted):
+    from chainrule.nn import functional as F
+
+    rng = np.random.default_rng(6)
+    w = rng.uniform(0.5, 2.0, size=5) if weighted else None
+    labels = rng.integers(0, 3, size=5)
+    soft = rng.dirichlet(np.ones(3), size=5)
+    bits = rng.integers(0, 2, size=(5, 2)).astype(float)
+    target = rng.normal(size=(5, 2))
+    z3, z2 = rng.normal(size=(5, 3)) * 2, rng.normal(size=(5, 2)) * 2
+    assert_gradients_match(lambda z: F.cross_entropy(z, labels, w), z3)
+    assert_gradients_match(lambda z: F.cross_entropy(z, soft, w), z3)
+    assert_gradients_match(lambda z: F.binary_cross_entropy_with_logits(z, bits, w), z2)
+    assert_gradients_match(lambda p, y: F.mse(p, y, sample_weight=w), z2, target)
+    assert_gradients_match(lambda p: F.mse(p, target, half=True, sample_weight=w), z2)
+
+
 def test_every_registered_gate_is_checked_here():
     """A gate added to the table without a test here makes this fail."""
     covered = set(BINARY) | set(REDUCTIONS) | {"softmax", "log_softmax", "matmul", "linear"}
     covered |= {"neg", "pow_const", "exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu"}
     covered |= {"leaky_relu", "elu", "softplus", "gelu", "clip", "astype"}
     covered |= {"reshape", "transpose", "getitem", "concatenate", "stack", "where"}
+    covered |= {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_error"}
     assert set(GATES) <= covered, sorted(set(GATES) - covered)
 
 
