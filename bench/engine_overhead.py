@@ -9,23 +9,18 @@ Workloads (tiny arrays, so only per-operation bookkeeping counts):
 
 Each peer runs in its own process; peers are interleaved (A B C A B C ...) for --rounds
 rounds, and the table shows the median (min-max) across rounds, in microseconds, with
-each peer's ratio to chainrule.  One thread everywhere (tiny arrays; repeatable).
+each peer's ratio to chainrule.  One thread by default (tiny arrays; repeatable).
 
-Run: python bench/engine_overhead.py [--rounds 3] [--json out.json]
+Run: python bench/engine_overhead.py [--rounds 3] [--threads 1|2] [--json out.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import os
-import statistics
-import subprocess
-import sys
 import timeit
 
-PEERS = ["chainrule", "torch", "autograd", "numpy"]
+import harness
+
 WORKLOADS = ["op", "net-b1", "net-b32"]
 CHAIN = 20
 SIZES = [3, 5, 4, 2]
@@ -54,7 +49,7 @@ def _data(batch: int):
 # --------------------------------------------------------------------------------------
 
 
-def run_chainrule() -> dict[str, float]:
+def run_chainrule(args=None) -> dict[str, float]:
     import numpy as np
 
     import chainrule as cr
@@ -90,10 +85,10 @@ def run_chainrule() -> dict[str, float]:
     return results
 
 
-def run_torch() -> dict[str, float]:
+def run_torch(args=None) -> dict[str, float]:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads if args else 1)
 
     def op():
         x = torch.full((4,), 0.5, dtype=torch.float64, requires_grad=True)
@@ -125,7 +120,7 @@ def run_torch() -> dict[str, float]:
     return results
 
 
-def run_autograd() -> dict[str, float]:
+def run_autograd(args=None) -> dict[str, float]:
     import autograd.numpy as anp
     import numpy as np
     from autograd import grad
@@ -164,7 +159,7 @@ def run_autograd() -> dict[str, float]:
     return results
 
 
-def run_numpy() -> dict[str, float]:
+def run_numpy(args=None) -> dict[str, float]:
     """Hand-written forward and backward: the floor for the network step."""
     import numpy as np
 
@@ -219,82 +214,8 @@ RUNNERS = {
 }
 
 
-# --------------------------------------------------------------------------------------
-# Driver
-# --------------------------------------------------------------------------------------
-
-
-def _one_thread_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = "1"
-    return env
-
-
-def _run_peer(peer: str) -> dict[str, float] | str:
-    result = subprocess.run(
-        [sys.executable, __file__, "--worker", peer],
-        capture_output=True,
-        text=True,
-        env=_one_thread_env(),
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["failed"])[-1]
-        return f"skipped ({last[:60]})"
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(RUNNERS[args.worker]()))
-        return
-
-    samples: dict[str, dict[str, list[float]]] = {p: {w: [] for w in WORKLOADS} for p in PEERS}
-    skipped: dict[str, str] = {}
-    for _ in range(args.rounds):
-        for peer in PEERS:  # interleaved: A B C D A B C D ...
-            if peer in skipped:
-                continue
-            outcome = _run_peer(peer)
-            if isinstance(outcome, str):
-                skipped[peer] = outcome
-                continue
-            for workload, value in outcome.items():
-                samples[peer][workload].append(value)
-
-    base = {w: statistics.median(samples["chainrule"][w]) for w in WORKLOADS}
-    header = f"{'peer':<10}" + "".join(f"{w + ' (us)':>30}" for w in WORKLOADS)
-    print(
-        f"engine overhead, 1 thread, {args.rounds} interleaved rounds: "
-        "median (min-max) x ratio to chainrule"
-    )
-    print(header)
-    print("-" * len(header))
-    table = {}
-    for peer in PEERS:
-        if peer in skipped:
-            print(f"{peer:<10}  {skipped[peer]}")
-            continue
-        cells = []
-        for w in WORKLOADS:
-            values = samples[peer][w]
-            median = statistics.median(values)
-            table.setdefault(peer, {})[w] = {
-                "median": median,
-                "min": min(values),
-                "max": max(values),
-            }
-            cell = f"{median:.1f} ({min(values):.1f}-{max(values):.1f}) x{median / base[w]:.2f}"
-            cells.append(f"{cell:>30}")
-        print(f"{peer:<10}" + "".join(cells))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"results": table, "skipped": skipped}, handle, indent=2)
+    harness.main(__doc__.splitlines()[0], RUNNERS, WORKLOADS, unit="us")
 
 
 if __name__ == "__main__":
