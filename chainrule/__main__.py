@@ -1,12 +1,8 @@
-"""``python -m chainrule``: print the notes' worked examples, computed by the engine."""
+"""``python -m chainrule``: the command line (see ``chainrule --help``)."""
 
-from .lecture import add_mul_example, format_example, sigmoid_neuron_example
+import sys
 
-
-def main() -> None:
-    examples = [add_mul_example(), sigmoid_neuron_example(), sigmoid_neuron_example(compact=False)]
-    print("\n\n".join(format_example(e) for e in examples))
-
+from .cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

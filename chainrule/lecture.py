@@ -56,6 +56,12 @@ def sigmoid_neuron_example(
     )
 
 
+def print_examples() -> None:
+    """Print the notes' worked examples: (x + y) z, and the sigmoid neuron both ways."""
+    examples = [add_mul_example(), sigmoid_neuron_example(), sigmoid_neuron_example(compact=False)]
+    print("\n\n".join(format_example(e) for e in examples))
+
+
 def format_example(example: Example) -> str:
     def number(v: float) -> str:
         return f"{v:.6g}"

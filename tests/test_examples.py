@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_python_m_chainrule_prints_the_notes_examples():
     result = subprocess.run(
-        [sys.executable, "-m", "chainrule"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "chainrule", "examples"], capture_output=True, text=True, check=True
     )
     out = result.stdout
     for line in ("q = x + y = 3", "f = q z = -12", "df/dx = -4", "df/dy = -4", "df/dz = 3"):

@@ -1,12 +1,17 @@
-"""Safe model files (safetensors + JSON, never pickle) and atomic writes."""
+"""Files: safe model files (safetensors + JSON, never pickle), CSV tables, ONNX export,
+and atomic writes."""
 
-from .files import write_atomic
+from .files import check_writable, open_atomic, write_atomic
 from .model_file import ModelFileError, load, load_weights, read_file, save, save_weights
+from .onnx_export import export_onnx
 
 __all__ = [
     "ModelFileError",
+    "check_writable",
+    "export_onnx",
     "load",
     "load_weights",
+    "open_atomic",
     "read_file",
     "save",
     "save_weights",

@@ -32,32 +32,52 @@ FORMAT_VERSION = 1
 METADATA_KEY = "chainrule"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 _DTYPES = {"float32", "float64"}
+PREPROCESSING_PREFIX = "preprocessing."
+PREPROCESSING = ("input_mean", "input_scale")
 
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupt, truncated, tampered with or of an unknown kind."""
 
 
-def save(model: Module, path: str | os.PathLike, info: dict[str, Any] | None = None) -> None:
-    """Write ``model`` (an MLP) and ``info`` (JSON-serialisable) to ``path``, atomically."""
+def save(
+    model: Module,
+    path: str | os.PathLike,
+    info: dict[str, Any] | None = None,
+    preprocessing: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write ``model`` (an MLP), ``info`` (JSON-serialisable: task, labels, feature names,
+    training summary...) and ``preprocessing`` arrays (input_mean, input_scale: one
+    float64 value per input feature) to ``path``, atomically."""
     if not isinstance(model, MLP):
         raise TypeError(
             f"save() stores MLP networks, got {type(model).__name__}; "
             "use save_weights() for the weights of any module"
         )
+    extra = {}
+    for name, array in (preprocessing or {}).items():
+        if name not in PREPROCESSING:
+            known = ", ".join(PREPROCESSING)
+            raise ValueError(f"unknown preprocessing array '{name}'; known: {known}")
+        extra[PREPROCESSING_PREFIX + name] = np.asarray(array, dtype=np.float64)
     document = {
         "format_version": FORMAT_VERSION,
         "architecture": {"type": "MLP", **model.config()},
         "info": info or {},
     }
-    save_weights(model, path, document)
+    save_weights(model, path, document, extra)
 
 
 def save_weights(
-    model: Module, path: str | os.PathLike, document: dict[str, Any] | None = None
+    model: Module,
+    path: str | os.PathLike,
+    document: dict[str, Any] | None = None,
+    extra_tensors: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write a module's parameters (and an optional JSON document) to a safetensors file."""
+    """Write a module's parameters (and an optional JSON document and extra named arrays)
+    to a safetensors file, atomically."""
     tensors = {name: np.ascontiguousarray(p.data) for name, p in model.named_parameters()}
+    tensors.update({k: np.ascontiguousarray(v) for k, v in (extra_tensors or {}).items()})
     metadata = {METADATA_KEY: json.dumps(document or {"format_version": FORMAT_VERSION})}
     write_atomic(path, save_safetensors(tensors, metadata=metadata))
 
@@ -153,9 +173,35 @@ def load(path: str | os.PathLike) -> MLP:
         arch.get("dropout", 0.0),
         dtype=arch["dtype"],
     )
+    preprocessing = _preprocessing(tensors, arch["sizes"][0], path)
     load_weights_into(model, tensors, path)
-    model.info = document.get("info", {})
+    info = document.get("info", {})
+    if not isinstance(info, dict):
+        raise ModelFileError(f"{path}: the info section must be a JSON object")
+    model.info = info
+    model.preprocessing = preprocessing
     return model
+
+
+def _preprocessing(
+    tensors: dict[str, np.ndarray], n_features: int, path: Path
+) -> dict[str, np.ndarray]:
+    """Take the preprocessing arrays out of ``tensors``, checking name, shape, values."""
+    found = {}
+    for key in [k for k in tensors if k.startswith(PREPROCESSING_PREFIX)]:
+        name = key[len(PREPROCESSING_PREFIX) :]
+        array = tensors.pop(key)
+        if name not in PREPROCESSING:
+            raise ModelFileError(f"{path}: unknown preprocessing tensor '{key}'")
+        if array.shape != (n_features,) or array.dtype != np.float64:
+            raise ModelFileError(
+                f"{path}: tensor '{key}' is {array.dtype}{list(array.shape)}, "
+                f"expected float64[{n_features}]"
+            )
+        if not np.all(np.isfinite(array)) or (name == "input_scale" and np.any(array <= 0)):
+            raise ModelFileError(f"{path}: tensor '{key}' holds invalid values")
+        found[name] = array
+    return found
 
 
 def load_weights_into(

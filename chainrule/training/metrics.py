@@ -68,3 +68,33 @@ def get_metric(metric: str | Metric) -> tuple[str, Metric]:
         raise ValueError(
             f"unknown metric '{metric}'; known: {', '.join(sorted(METRICS))}"
         ) from None
+
+
+def confusion_matrix(
+    true_index: np.ndarray, predicted_index: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """counts[i, j] = number of samples of class i predicted as class j."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(true_index), np.asarray(predicted_index)), 1)
+    return counts
+
+
+def precision_recall(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class precision TP / (TP + FP) and recall TP / (TP + FN) from a confusion
+    matrix; 0 where a class was never predicted (precision) or never present (recall)."""
+    true_positive = np.diag(counts).astype(np.float64)
+    predicted = counts.sum(axis=0)
+    actual = counts.sum(axis=1)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
+    )
+    recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
+    return precision, recall
+
+
+def mean_squared_error(y_true: np.ndarray, y_output: np.ndarray) -> float:
+    """(1/(N D)) sum (y - y_hat)^2."""
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_output), -1)
+    return float(
+        np.mean((y_true - np.asarray(y_output, dtype=np.float64).reshape(y_true.shape)) ** 2)
+    )

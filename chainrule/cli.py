@@ -1,0 +1,476 @@
+"""The ``chainrule`` command line: train, evaluate, predict, inspect, export, examples.
+
+Thin by design: it parses, calls the library, prints.  Exit codes: 0 success, 1 a user
+error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import MissingExtraError
+from .nn import StateDictError
+
+EXAMPLES = {
+    "train": """examples:
+  chainrule train --dataset digits
+  chainrule train data.csv --target species --hidden 64,32 --epochs 100 \\
+      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png""",
+    "evaluate": """example:
+  chainrule evaluate model.safetensors test.csv --target species --json""",
+    "predict": """example:
+  chainrule predict model.safetensors new.csv -o predictions.csv --proba""",
+    "inspect": """example:
+  chainrule inspect model.safetensors""",
+    "export": """example:
+  chainrule export model.safetensors model.onnx""",
+    "examples": """example:
+  chainrule examples""",
+}
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return values
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .datasets import NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Feedforward neural networks trained by backpropagation.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES["train"],
+    )
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    train = command("train", "Train a network on a CSV file or a built-in data set.")
+    train.add_argument("data", nargs="?", help="CSV file with a header row")
+    train.add_argument("--dataset", choices=NAMES, help="a built-in data set instead of a file")
+    train.add_argument("--target", help="the column to predict (CSV input)")
+    train.add_argument(
+        "--task", choices=["classify", "regress"], help="default: guessed from the target"
+    )
+    train.add_argument(
+        "--hidden", type=_int_list, default=[64], help="hidden layer sizes, e.g. 64,32"
+    )
+    train.add_argument(
+        "--activation", default="relu", help="hidden activation, or one per layer: relu,tanh"
+    )
+    train.add_argument("--output", choices=["softmax", "sigmoid", "identity"], help="final layer")
+    train.add_argument("--loss", help="cross_entropy, binary_cross_entropy, mse, half_mse")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    train.add_argument("--lr", type=float, help="learning rate (default 1e-3 adam, 1e-2 sgd)")
+    train.add_argument("--epochs", type=_positive_int, default=50)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--validation-split", type=_fraction, default=0.2)
+    train.add_argument(
+        "--early-stopping", action="store_true", help="stop when validation loss stalls"
+    )
+    train.add_argument("--patience", type=_positive_int, default=10)
+    train.add_argument("--seed", type=int, default=0)
+    scaling = train.add_mutually_exclusive_group()
+    scaling.add_argument("--standardize", dest="standardize", action="store_true", default=True,
+                         help="standardise features (the default)")  # fmt: skip
+    scaling.add_argument("--no-standardize", dest="standardize", action="store_false")
+    train.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
+    train.add_argument("-o", "--out", help="where to write the model (.safetensors)")
+    train.add_argument("--plot", help="write the loss and metric curves to this PNG")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = command("evaluate", "Score a model on a labelled CSV file.")
+    evaluate.add_argument("model")
+    evaluate.add_argument("data")
+    evaluate.add_argument("--target", help="default: the column the model was trained on")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.add_argument("--drop-missing", action="store_true")
+
+    predict = command("predict", "Write predictions for every row of a CSV file.")
+    predict.add_argument("model")
+    predict.add_argument("data")
+    predict.add_argument("-o", "--out", help="output CSV (default: standard output)")
+    predict.add_argument(
+        "--proba", action="store_true", help="add one probability column per class"
+    )
+    predict.add_argument(
+        "--drop-missing", action="store_true", help="leave rows with missing values empty"
+    )
+
+    inspect = command("inspect", "Show a model's architecture and training summary.")
+    inspect.add_argument("model")
+    inspect.add_argument("--json", action="store_true")
+
+    export = command("export", "Export a model to ONNX.")
+    export.add_argument("model")
+    export.add_argument("destination", help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=17)
+
+    command("examples", "Print the notes' worked examples with their values and gradients.")
+    return parser
+
+
+# ------------------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .datasets import load as load_dataset
+    from .io import check_writable
+    from .io.csv_table import read_table
+    from .tabular import TabularModel, TrainOptions
+
+    console = _console()
+    if (args.data is None) == (args.dataset is None):
+        raise UserError("give a CSV file or --dataset NAME (one of the two)")
+    for destination in (args.out, args.plot):
+        if destination:
+            check_writable(destination)
+    if args.dataset:
+        data = load_dataset(args.dataset)
+        X, y, names, target, task = (
+            data.X,
+            data.y,
+            data.feature_names,
+            data.target_name,
+            args.task or data.task,
+        )
+        source = f"data set {args.dataset}"
+    else:
+        if not args.target:
+            raise UserError("--target COLUMN is required with a CSV file")
+        table = read_table(args.data, args.target, drop_missing=args.drop_missing)
+        X, y, names, target, task = (
+            table.features,
+            table.target,
+            table.feature_names,
+            args.target,
+            args.task,
+        )
+        source = args.data
+        if table.dropped_lines:
+            console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
+    activation = args.activation.split(",") if "," in args.activation else args.activation
+    options = TrainOptions(
+        hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split, early_stopping=args.early_stopping,
+        patience=args.patience, seed=args.seed, standardize=args.standardize,
+        verbose=0 if args.quiet else 1,
+    )  # fmt: skip
+    console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
+    model, history = TabularModel.train(X, y, names, target, task, options)
+    model.summary["source"] = source
+    net = model.network
+    console.print(
+        f"network {'-'.join(map(str, net.sizes))}, hidden {', '.join(net.activations) or 'none'}, "
+        f"output {net.output}, task {model.task}"
+        + (f", {len(model.classes)} classes" if model.classes else "")
+    )
+    final = model.summary["final"]
+    shown = {k: v for k, v in final.items() if k != "lr"}
+    table = Table(
+        title=f"after {len(history.epochs)} epochs"
+        + (" (stopped early)" if history.stopped_early else "")
+    )
+    table.add_column("figure")
+    table.add_column("train", justify="right")
+    table.add_column("validation", justify="right")
+    for key in [k for k in shown if not k.startswith("val_")]:
+        val = shown.get(f"val_{key}")
+        table.add_row(key, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
+    console.print(table)
+    if args.out:
+        model.save(args.out)
+        console.print(f"model written to {args.out}")
+    if args.plot:
+        from .plots import plot_history
+
+        plot_history(history, args.plot, title=f"chainrule on {source}")
+        console.print(f"curves written to {args.plot}")
+
+
+def _load_model(path: str):
+    from .tabular import TabularModel
+
+    return TabularModel.load(path)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .io.csv_table import read_table
+    from .training.metrics import (
+        confusion_matrix,
+        mean_absolute_error,
+        mean_squared_error,
+        precision_recall,
+        r2_score,
+    )
+
+    model = _load_model(args.model)
+    target = args.target or model.target_name
+    if not target:
+        raise UserError("--target COLUMN is required: the model does not name its target")
+    table = read_table(args.data, target, model.feature_names, drop_missing=args.drop_missing)
+    report: dict[str, Any] = {"samples": len(table.features), "task": model.task}
+    if model.task == "classify":
+        from .tabular import encode_labels
+
+        known = {str(c): i for i, c in enumerate(model.classes)}
+        file_classes, index = encode_labels(table.target)  # same normalisation as training
+        row_labels = [str(file_classes[i]) for i in index]
+        unknown = sorted(set(row_labels) - set(known))
+        if unknown:
+            raise UserError(
+                f"{args.data}: labels the model does not know: {', '.join(unknown[:10])}"
+            )
+        truth = np.array([known[label] for label in row_labels])
+        predicted = model.predict_proba(table.features).argmax(axis=1)
+        counts = confusion_matrix(truth, predicted, len(model.classes))
+        precision, recall = precision_recall(counts)
+        report.update(
+            accuracy=float(np.mean(truth == predicted)),
+            classes=model.classes,
+            confusion_matrix=counts.tolist(),
+            per_class={
+                str(c): {"precision": float(p), "recall": float(r), "support": int(s)}
+                for c, p, r, s in zip(
+                    model.classes, precision, recall, counts.sum(axis=1), strict=True
+                )
+            },
+        )
+    else:
+        truth = table.target.astype(np.float64)
+        predicted_values = model.predict(table.features)
+        report.update(
+            mse=mean_squared_error(truth, predicted_values[:, None]),
+            mae=mean_absolute_error(truth, predicted_values[:, None]),
+            r2=r2_score(truth, predicted_values[:, None]),
+        )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_evaluation(report)
+
+
+def _print_evaluation(report: dict[str, Any]) -> None:
+    console = _console()
+    if report["task"] == "regress":
+        table = Table(title=f"regression on {report['samples']} samples")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in ("mse", "mae", "r2"):
+            table.add_row(key.upper() if key != "r2" else "R^2", f"{report[key]:.6g}")
+        console.print(table)
+        return
+    console.print(f"accuracy {report['accuracy']:.4f} on {report['samples']} samples")
+    classes = [str(c) for c in report["classes"]]
+    matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    matrix.add_column("")
+    for c in classes:
+        matrix.add_column(c, justify="right")
+    for c, row in zip(classes, report["confusion_matrix"], strict=True):
+        matrix.add_row(c, *[str(v) for v in row])
+    console.print(matrix)
+    per_class = Table(title="per class")
+    for column in ("class", "precision", "recall", "support"):
+        per_class.add_column(column, justify="right" if column != "class" else "left")
+    for c in classes:
+        entry = report["per_class"][c]
+        per_class.add_row(
+            c, f"{entry['precision']:.4f}", f"{entry['recall']:.4f}", str(entry["support"])
+        )
+    console.print(per_class)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    import contextlib
+
+    from .io import open_atomic
+    from .io.csv_table import iter_chunks, read_header, resolve_columns
+
+    model = _load_model(args.model)
+    if args.proba and model.task != "classify":
+        raise UserError("--proba needs a classification model")
+    # a file may still hold the column the model predicts: it is ignored
+    ignore = [model.target_name] if model.target_name else []
+    # check the file's columns before writing anything
+    resolve_columns(Path(args.data), read_header(args.data), None, model.feature_names, ignore)
+    header = ["prediction"]
+    if args.proba:
+        header += [f"p_{c}" for c in model.classes]
+
+    def write_all(stream) -> None:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        chunks = iter_chunks(
+            args.data, None, model.feature_names, allow_missing=args.drop_missing, ignore=ignore
+        )
+        for _, chunk in chunks:
+            rows = [[""] * len(header) for _ in range(len(chunk.features))]
+            keep = np.flatnonzero(~chunk.missing)
+            if len(keep):
+                features = chunk.features[keep]
+                if model.task == "classify":
+                    probabilities = model.predict_proba(features)
+                    labels = np.asarray(model.classes, dtype=object)[probabilities.argmax(axis=1)]
+                    for row, label, p in zip(keep, labels, probabilities, strict=True):
+                        rows[row][0] = label
+                        if args.proba:
+                            rows[row][1:] = [f"{v:.6g}" for v in p]
+                else:
+                    for row, value in zip(keep, model.predict(features), strict=True):
+                        rows[row][0] = f"{value:.8g}"
+            writer.writerows(rows)
+
+    if args.out:
+        with open_atomic(args.out, "w", newline="", encoding="utf-8") as stream:
+            write_all(stream)
+    else:
+        with contextlib.suppress(BrokenPipeError):
+            write_all(sys.stdout)
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    model = _load_model(args.model)
+    net = model.network
+    info = {
+        "task": model.task,
+        "sizes": net.sizes,
+        "hidden_activations": net.activations,
+        "output": net.output,
+        "dtype": net.dtype.name,
+        "U": {f"U{i}": list(u.shape) for i, u in enumerate(net.U, start=1)},
+        "parameters": net.num_parameters(),
+        "features": model.feature_names,
+        "target": model.target_name,
+        "classes": model.classes,
+        "standardized_inputs": model.input_mean is not None,
+        "training": model.summary,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return
+    console = _console()
+    console.print(
+        f"[bold]{args.model}[/bold]: {model.task} network {'-'.join(map(str, net.sizes))}"
+    )
+    table = Table(title="layers")
+    for column in ("layer", "shape", "parameters"):
+        table.add_column(column)
+    for i, layer in enumerate(net.linear_layers, start=1):
+        activation = net.activations[i - 1] if i <= len(net.activations) else net.output
+        count = layer.U.size + (layer.b.size if layer.b is not None else 0)
+        table.add_row(
+            f"U{i} + b{i}, then {activation}",
+            f"{layer.U.shape[0]} x {layer.U.shape[1]}",
+            str(count),
+        )
+    console.print(table)
+    console.print(f"parameters: {info['parameters']}  dtype: {info['dtype']}")
+    names = model.feature_names
+    shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+    console.print(f"features: {shown}")
+    if model.classes is not None:
+        console.print(f"classes: {', '.join(map(str, model.classes))}")
+    if model.summary:
+        console.print("training: " + json.dumps(model.summary))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .io import export_onnx
+
+    model = _load_model(args.model)
+    export_onnx(model, args.destination, opset=args.opset)
+    _console().print(f"ONNX model written to {args.destination} (opset {args.opset})")
+
+
+def cmd_examples(args: argparse.Namespace) -> None:
+    from .lecture import print_examples
+
+    print_examples()
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "inspect": cmd_inspect,
+    "export": cmd_export,
+    "examples": cmd_examples,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
+        print(f"chainrule: error: {_message(error)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.filename}: {error.strerror.lower()}"
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())
