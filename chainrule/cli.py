@@ -37,6 +37,16 @@ EXAMPLES = {
   chainrule export model.safetensors model.onnx""",
     "examples": """example:
   chainrule examples""",
+    "explain": """examples:
+  chainrule explain "(x + y) * z" --at x=-2,y=5,z=-4
+  chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" \\
+      --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --gates compact --draw neuron.svg --compare""",
+    "plot": """examples:
+  chainrule plot activations -o activations.png
+  chainrule plot losses -o losses.png
+  chainrule plot boundary --dataset moons --hidden 8,8 --activation tanh --epochs 300 \\
+      -o boundary.png
+  chainrule plot boundary --dataset spiral --hidden 32,32 --lr 0.03 --epochs 500 --gif""",
 }
 
 
@@ -157,7 +167,52 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17)
 
     command("examples", "Print the notes' worked examples with their values and gradients.")
+
+    explain = command("explain", "Trace backpropagation through an expression, node by node.")
+    explain.add_argument("expression", help='e.g. "(x + y) * z"')
+    explain.add_argument("--at", required=True, type=_assignments, help="the point: x=-2,y=5,z=-4")
+    explain.add_argument(
+        "--gates",
+        choices=["as-typed", "compact", "elementary"],
+        default="as-typed",
+        help="sigmoid as one gate (compact) or as negate, exp, +1, 1/x (elementary)",
+    )
+    explain.add_argument("--draw", help="draw the graph to a .svg, .png, .pdf or .dot file")
+    explain.add_argument(
+        "--compare", action="store_true", help="numerical and symbolic gradients beside"
+    )
+    explain.add_argument("--json", action="store_true", help="the trace as data")
+
+    plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
+    plot.add_argument("what", choices=["activations", "losses", "boundary"])
+    plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
+    plot.add_argument("--dataset", choices=["moons", "circles", "xor", "spiral"], default="moons")
+    plot.add_argument("--hidden", type=_int_list, default=[8, 8])
+    plot.add_argument("--activation", default="tanh")
+    plot.add_argument("--epochs", type=_positive_int, default=300)
+    plot.add_argument("--lr", type=float, default=0.01)
+    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument("--gif", action="store_true", help="animate the boundary over training")
     return parser
+
+
+def _assignments(text: str) -> dict[str, float]:
+    """x=-2,y=5,z=-4 as {"x": -2.0, "y": 5.0, "z": -4.0}."""
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, number = part.partition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            value = float("nan")
+        if not sep or not name.strip().isidentifier() or not np.isfinite(value):
+            raise argparse.ArgumentTypeError(
+                f"expected name=number pairs like x=-2,y=5; got {part!r}"
+            )
+        values[name.strip()] = value
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one name=number")
+    return values
 
 
 # ------------------------------------------------------------------------------------------
@@ -441,6 +496,56 @@ def cmd_examples(args: argparse.Namespace) -> None:
     print_examples()
 
 
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .explain import compare, parse, trace
+    from .explain.draw import GraphvizMissing, render, trace_graph_source
+    from .explain.report import print_comparison, print_trace
+
+    expression = parse(args.expression)
+    result = trace(expression, args.at, args.gates)
+    comparison = compare(expression, args.at, args.gates) if args.compare else None
+    if args.json:
+        document = result.to_dict()
+        if comparison is not None:
+            document["comparison"] = comparison.to_dict()
+        print(json.dumps(document, indent=2))
+    else:
+        console = _console()
+        print_trace(result, console)
+        if comparison is not None:
+            print_comparison(comparison, console)
+    if args.draw:
+        try:
+            render(trace_graph_source(result), args.draw)
+        except GraphvizMissing:
+            raise
+        print(f"graph drawn to {args.draw}", file=sys.stderr)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from .explain import figures
+
+    suffix = ".gif" if args.gif else ".png"
+    out = args.out or f"{args.what}{suffix}"
+    if args.what == "activations":
+        figures.plot_activations(out)
+    elif args.what == "losses":
+        figures.plot_losses(out)
+    else:
+        result = figures.plot_boundary(
+            out,
+            args.dataset,
+            tuple(args.hidden),
+            args.activation,
+            args.epochs,
+            args.lr,
+            args.seed,
+            args.gif,
+        )
+        print(f"accuracy {result['accuracy']:.3f}, final loss {result['final_loss']:.4f}")
+    print(f"plot written to {out}", file=sys.stderr)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -448,6 +553,8 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "export": cmd_export,
     "examples": cmd_examples,
+    "explain": cmd_explain,
+    "plot": cmd_plot,
 }
 
 
