@@ -45,7 +45,7 @@ def _sample_shares(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
         raise LossInputError("sample_weight must be finite and non-negative")
     total = w.sum()
     if total <= 0:
-        raise LossInputError("sample_weight sums to 0: no sample counts")
+        raise LossInputError("sample weights are all zero: no sample counts")
     return (w / total).astype(dtype)
 
 

@@ -1,0 +1,685 @@
+"""scikit-learn estimators: ``MLPClassifier`` and ``MLPRegressor`` as drop-in replacements
+for scikit-learn's, trained by chainrule's engine.
+
+Same parameters, defaults, objective and learned attributes as scikit-learn's:
+
+* regressor: half squared error, (1/(2 N D)) sum ||y - y_hat||^2, identity output;
+* classifier: log-loss with softmax for multiclass, logistic for binary and multilabel;
+* both: the L2 term alpha ||W||^2 / (2 n) on the weights (n the batch size), stopping when
+  the loss (or, with ``early_stopping``, the validation score) has not improved by ``tol``
+  for ``n_iter_no_change`` epochs, "adaptive" learning rate dividing by 5 then.
+
+Beyond scikit-learn: ``activation`` may be a list (one per hidden layer), ``dropout``,
+``class_weight``, ``sample_weight`` in ``fit``, ``fit(X, y, X_val=..., y_val=...)``,
+``validation_loss_curve_`` and ``history_``, chainrule's progress bar with ``verbose``,
+``dtype="float32"`` by default for speed, ``callbacks``, and ``hidden_activations(X)``.
+
+Needs scikit-learn (``pip install 'chainrule[sklearn]'``); chainrule's core does not.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from .autodiff import Tensor
+from .nn import MLP, Linear, Loss, get_loss, objective
+from .optim import SGD, Adam
+from .training import Callback, fit
+
+_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+_EXTRA_ACTIVATIONS = ("sigmoid", "leaky_relu", "elu", "softplus", "gelu")
+
+
+class _Penalized(Loss):
+    """A base loss plus scikit-learn's L2 term alpha / (2 n) sum ||U||^2 over the weight
+    matrices, n the batch's sample count; ``scale`` multiplies the base loss (1/D turns
+    chainrule's sum over outputs into scikit-learn's mean for the squared error)."""
+
+    def __init__(self, base: Loss, weights: list[Tensor], alpha: float, scale: float = 1.0):
+        self.base, self.weights, self.alpha, self.scale = base, weights, alpha, scale
+        self.fuses, self.needs_output, self.name = base.fuses, base.needs_output, base.name
+
+    def __call__(self, prediction, target, sample_weight=None):
+        loss = self.base(prediction, target, sample_weight)
+        if self.scale != 1.0:
+            loss = loss * self.scale
+        if self.alpha:
+            # n counts samples as sample_weight does, so weight 2 equals a repeated row
+            n = prediction.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+            penalty = sum((weight * weight).sum() for weight in self.weights)
+            loss = loss + penalty * (self.alpha / (2.0 * n))
+        return loss
+
+
+class _SklearnStopping(Callback):
+    """scikit-learn's end-of-epoch rules: loss curve, validation score, no-improvement
+    count, learning-rate schedule (invscaling, adaptive) and stopping."""
+
+    def __init__(self, estimator: _BaseMLP, X_val, y_val, n_samples: int, incremental: bool):
+        self.estimator, self.X_val, self.y_val = estimator, X_val, y_val
+        self.n_samples, self.incremental = n_samples, incremental
+        self.stopped = False
+
+    def on_epoch_end(self, state, epoch, logs):
+        est = self.estimator
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_ = logs["loss"]
+        est.loss_curve_.append(logs["loss"])
+        if "val_loss" in logs:
+            est.validation_loss_curve_.append(logs["val_loss"])
+        for key, value in logs.items():
+            est.history_.setdefault(key, []).append(value)
+        if est.early_stopping:
+            score = est._score_network(self.X_val, self.y_val)
+            est.validation_scores_.append(score)
+            est.history_.setdefault("val_score", []).append(score)
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                est._best_state = state.model.state_dict()
+        else:
+            if logs["loss"] > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            est.best_loss_ = min(est.best_loss_, logs["loss"])
+        optimizer = state.optimizer
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if est._no_improvement_count > est.n_iter_no_change:
+            if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
+                optimizer.lr /= 5.0
+                est._no_improvement_count = 0
+            else:
+                self.stopped = True
+                state.stop_training = True
+        if self.incremental:
+            state.stop_training = True
+
+
+class _BaseMLP(BaseEstimator):
+    _is_classifier = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        dtype="float32",
+        callbacks=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.dtype = dtype
+        self.callbacks = callbacks
+
+    # Validation ---------------------------------------------------------------------------
+    def _validate_hyperparameters(self) -> None:
+        def positive(name, value, allow_zero=False):
+            ok = value >= 0 if allow_zero else value > 0
+            if not ok:
+                raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+        sizes = (
+            [self.hidden_layer_sizes]
+            if np.isscalar(self.hidden_layer_sizes)
+            else list(self.hidden_layer_sizes)
+        )
+        if any(int(s) != s or s < 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes}"
+            )
+        positive("max_iter", self.max_iter)
+        positive("alpha", self.alpha, allow_zero=True)
+        positive("learning_rate_init", self.learning_rate_init)
+        positive("n_iter_no_change", self.n_iter_no_change)
+        positive("max_fun", self.max_fun)
+        positive("tol", self.tol, allow_zero=True)
+        if not 0 <= self.momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
+        for name in ("beta_1", "beta_2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.solver not in ("sgd", "adam", "lbfgs"):
+            raise ValueError(f"solver must be 'sgd', 'adam' or 'lbfgs', got {self.solver!r}")
+        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
+            raise ValueError(
+                "learning_rate must be constant, invscaling or adaptive, "
+                f"got {self.learning_rate!r}"
+            )
+        activations = (
+            [self.activation] if isinstance(self.activation, str) else list(self.activation)
+        )
+        for name in activations:
+            if name not in _ACTIVATIONS + _EXTRA_ACTIVATIONS:
+                raise ValueError(
+                    f"unknown activation {name!r}; "
+                    f"choose from {', '.join(_ACTIVATIONS + _EXTRA_ACTIVATIONS)}"
+                )
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.dropout and self.solver == "lbfgs":
+            raise ValueError("dropout needs a stochastic solver (sgd or adam), not lbfgs")
+        if np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        if self.batch_size != "auto" and (
+            int(self.batch_size) != self.batch_size or self.batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be 'auto' or a positive integer, got {self.batch_size}"
+            )
+
+    def _hidden_sizes(self) -> list[int]:
+        if np.isscalar(self.hidden_layer_sizes):
+            return [int(self.hidden_layer_sizes)]
+        return [int(s) for s in self.hidden_layer_sizes]
+
+    # Network ------------------------------------------------------------------------------
+    def _build_network(self, n_features: int, n_outputs: int, rng: np.random.Generator) -> MLP:
+        hidden = self._hidden_sizes()
+        activation = self.activation if isinstance(self.activation, str) else list(self.activation)
+        output = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax"}[
+            self.out_activation_
+        ]
+        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
+        network = MLP(
+            [n_features, *hidden, n_outputs],
+            activation,
+            output,
+            self.dropout,
+            seed=rng,
+            dtype=dtype,
+        )
+        # scikit-learn's initialisation: U and b uniform in +-sqrt(f / (fan_in + fan_out)),
+        # f = 2 for logistic hidden layers, 6 otherwise
+        factor = 2.0 if activation == "logistic" else 6.0
+        for layer in network.linear_layers:
+            bound = np.sqrt(factor / (layer.in_features + layer.out_features))
+            layer.U.data = rng.uniform(-bound, bound, layer.U.shape).astype(dtype)
+            layer.b.data = rng.uniform(-bound, bound, layer.b.shape).astype(dtype)
+        return network
+
+    def _loss(self, network: MLP) -> Loss:
+        weights = [layer.U for layer in network.linear_layers]
+        if self.out_activation_ == "softmax":
+            return _Penalized(get_loss("cross_entropy"), weights, self.alpha)
+        if self.out_activation_ == "logistic":
+            return _Penalized(get_loss("binary_cross_entropy"), weights, self.alpha)
+        return _Penalized(get_loss("half_mse"), weights, self.alpha, 1.0 / self.n_outputs_)
+
+    def _sync_attributes(self) -> None:
+        layers: list[Linear] = self.network_.linear_layers
+        self.coefs_ = [layer.U.data for layer in layers]
+        self.intercepts_ = [layer.b.data for layer in layers]
+
+    # Fitting ------------------------------------------------------------------------------
+    def _fit(
+        self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False, classes=None
+    ):
+        self._validate_hyperparameters()
+        first_call = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        X, y = validate_data(
+            self, X, y, reset=first_call, multi_output=True, dtype=(np.float64, np.float32)
+        )
+        if y.ndim == 2 and y.shape[1] == 1:  # a column vector: as scikit-learn, warn and ravel
+            y = column_or_1d(y, warn=True)
+        targets = self._prepare_targets(y, first_call, classes)
+        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
+        X = X.astype(dtype, copy=False)
+        weights = self._sample_weights(y, sample_weight, len(X))
+        rng = self._rng(first_call)
+        if first_call:
+            self.n_outputs_ = (
+                targets.shape[1]
+                if targets.ndim == 2
+                else (1 if self.out_activation_ != "softmax" else len(self.classes_))
+            )
+            self.n_layers_ = len(self._hidden_sizes()) + 2
+            self.network_ = self._build_network(X.shape[1], self.n_outputs_, rng)
+            self._reset_progress()
+        if X_val is not None:
+            X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32)).astype(
+                dtype, copy=False
+            )
+            y_val_targets = self._prepare_targets(np.asarray(y_val), False, None)
+        else:
+            y_val_targets = None
+        early_X_val = early_y_val = None
+        if self.early_stopping and not incremental:
+            if X_val is not None:  # a validation set given by the user serves early stopping
+                early_X_val, early_y_val = X_val, np.asarray(y_val)
+            else:
+                early_X_val, early_y_val, X, targets, weights = self._hold_out(
+                    X, y, targets, weights, rng
+                )
+                X_val, y_val_targets = early_X_val, self._prepare_targets(early_y_val, False, None)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, targets, weights)
+        else:
+            validation = None if X_val is None else (X_val, y_val_targets)
+            self._fit_stochastic(
+                X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
+            )
+        self._sync_attributes()
+        return self
+
+    def _hold_out(self, X, y, targets, weights, rng):
+        """scikit-learn's early-stopping split: validation_fraction of the data, stratified
+        for single-label classification."""
+        single_label = self._is_classifier and type_of_target(y) in ("binary", "multiclass")
+        train, val = train_test_split(
+            np.arange(len(X)),
+            random_state=int(rng.integers(2**31 - 1)),
+            test_size=self.validation_fraction,
+            stratify=y if single_label else None,
+        )
+        kept_weights = None if weights is None else weights[train]
+        return X[val], y[val], X[train], targets[train], kept_weights
+
+    def _rng(self, first_call: bool) -> np.random.Generator:
+        if first_call or not hasattr(self, "_generator"):
+            state = check_random_state(self.random_state)
+            self._generator = np.random.default_rng(state.randint(np.iinfo(np.int32).max))
+        return self._generator
+
+    def _reset_progress(self) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.validation_loss_curve_ = []
+        self.history_ = {}
+        self._no_improvement_count = 0
+        self.best_loss_ = np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self._optimizer = None
+
+    def _sample_weights(self, y, sample_weight, n):
+        weights = (
+            None
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        )
+        if weights is not None and len(weights) != n:
+            raise ValueError(f"sample_weight has {len(weights)} entries but X has {n} samples")
+        if weights is not None and (np.any(weights < 0) or not np.all(np.isfinite(weights))):
+            raise ValueError("sample weights must be finite and non-negative")
+        if weights is not None and not weights.any():
+            raise ValueError("sample weights are all zero: at least one sample must count")
+        return weights
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. "
+                "It is going to be clipped",
+                stacklevel=3,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _make_optimizer(self, network: MLP):
+        params = network.parameters()
+        if self.solver == "sgd":
+            nesterov = self.nesterovs_momentum and self.momentum > 0
+            return SGD(
+                params, lr=self.learning_rate_init, momentum=self.momentum, nesterov=nesterov
+            )
+        return Adam(
+            params, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2), eps=self.epsilon
+        )
+
+    def _fit_stochastic(
+        self, X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
+    ):
+        network = self.network_
+        if self._optimizer is None or not (incremental or self.warm_start):
+            self._optimizer = self._make_optimizer(network)
+        stopping = _SklearnStopping(self, early_X_val, early_y_val, len(X), incremental)
+        remaining = 1 if incremental else self.max_iter
+        fit(
+            network,
+            self._loss(network),
+            self._optimizer,
+            X,
+            targets,
+            epochs=remaining,
+            batch_size=self._batch_size(len(X)),
+            validation_data=validation,
+            callbacks=[*(self.callbacks or []), stopping],
+            verbose=int(self.verbose),
+            seed=rng,
+            sample_weight=weights,
+            shuffle=self.shuffle,
+        )
+        if (
+            self.early_stopping
+            and not incremental
+            and getattr(self, "_best_state", None) is not None
+        ):
+            network.load_state_dict(self._best_state)
+            self.best_loss_ = None
+        elif self.early_stopping and not incremental:
+            self.best_loss_ = None
+        if not incremental and not stopping.stopped and self.n_iter_ >= self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _fit_lbfgs(self, X, targets, weights):
+        from scipy.optimize import minimize
+
+        network = self.network_
+        params = network.parameters()
+        shapes = [p.shape for p in params]
+        sizes = [p.size for p in params]
+        compute = objective(network, self._loss(network))
+
+        def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            offset = 0
+            for p, shape, size in zip(params, shapes, sizes, strict=True):
+                p.data = theta[offset : offset + size].reshape(shape).copy()
+                p.grad = None
+                offset += size
+            loss = compute(X, targets, weights)
+            loss.backward()
+            return loss.item(), np.concatenate([p.grad.ravel() for p in params])
+
+        theta0 = np.concatenate([p.data.ravel() for p in params])
+        network.train()
+        result = minimize(
+            loss_and_gradient,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                "iprint": -1,
+            },
+        )
+        loss_and_gradient(result.x)
+        network.zero_grad()
+        network.eval()
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        self.loss_curve_ = [self.loss_]
+        self.best_loss_ = self.loss_
+        self.t_ = len(X) * self.n_iter_
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iterations: {result.message}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # Use ----------------------------------------------------------------------------------
+    def _outputs(self, X) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self.network_.predict(X.astype(self.network_.dtype, copy=False)).astype(np.float64)
+
+    def hidden_activations(self, X) -> list[np.ndarray]:
+        """Each hidden layer's output (after its activation) for X."""
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        self.network_.eval()
+        return self.network_.hidden_activations(X.astype(self.network_.dtype, copy=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multilayer perceptron classifier: scikit-learn's parameters and attributes, trained
+    by chainrule.  Extra parameters: ``class_weight`` (dict or "balanced"), ``dropout``,
+    ``dtype`` and ``callbacks``; ``activation`` may be a list, one per hidden layer."""
+
+    _is_classifier = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        dtype="float32",
+        callbacks=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout, dtype=dtype, callbacks=callbacks,
+        )  # fmt: skip
+        self.class_weight = class_weight
+
+    def _prepare_targets(self, y, first_call: bool, classes) -> np.ndarray:
+        check_classification_targets(y)
+        if first_call:
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(classes if classes is not None else y)
+            self.classes_ = self._label_binarizer.classes_
+            kind = (
+                type_of_target(y)
+                if classes is None
+                else ("multiclass" if len(self.classes_) > 2 else "binary")
+            )
+            self._multilabel = kind == "multilabel-indicator"
+            if self._multilabel or len(self.classes_) <= 2:
+                self.out_activation_ = "logistic"
+            else:
+                self.out_activation_ = "softmax"
+        elif not hasattr(self, "classes_"):
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        else:
+            unseen = np.setdiff1d(np.unique(y), self.classes_) if not self._multilabel else []
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels not seen on the first fit: {list(unseen)}; "
+                    f"expected {list(self.classes_)}"
+                )
+        if self._multilabel:
+            return np.asarray(y, dtype=np.float64)
+        if len(self.classes_) == 1:
+            raise ValueError(
+                f"the target has only one class ({self.classes_[0]!r}); "
+                "a classifier needs two or more"
+            )
+        index = np.searchsorted(self.classes_, y)
+        if self.out_activation_ == "logistic":
+            return index.astype(np.float64)
+        return index
+
+    def _sample_weights(self, y, sample_weight, n):
+        weights = super()._sample_weights(y, sample_weight, n)
+        if self.class_weight is None or self._multilabel:
+            return weights
+        if isinstance(self.class_weight, str):
+            if self.class_weight != "balanced":
+                raise ValueError(
+                    f"class_weight must be a dict or 'balanced', got {self.class_weight!r}"
+                )
+            counts = np.array([np.sum(y == c) for c in self.classes_], dtype=np.float64)
+            per_class = n / (len(self.classes_) * np.maximum(counts, 1))
+        else:
+            per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+        factors = per_class[np.searchsorted(self.classes_, y)]
+        return factors if weights is None else weights * factors
+
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
+        """Fit on (X, y); ``X_val, y_val`` give a validation set whose loss is recorded in
+        ``validation_loss_curve_`` (``early_stopping`` holds out ``validation_fraction``)."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("give both X_val and y_val, or neither")
+        return self._fit(X, y, sample_weight, X_val, y_val)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch on (X, y); ``classes`` (all the labels) is required on the first call."""
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is not available with solver='lbfgs'")
+        first = not hasattr(self, "network_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(
+            X, y, sample_weight, incremental=True, classes=np.asarray(classes) if first else None
+        )
+
+    def _score_network(self, X, y) -> float:
+        return accuracy_score(
+            y, self._predict_from_outputs(self.network_.predict(X).astype(np.float64))
+        )
+
+    def _predict_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        if self._multilabel:
+            return (outputs > 0.5).astype(int)
+        if self.out_activation_ == "logistic":
+            return self.classes_[(outputs[:, 0] > 0.5).astype(int)]
+        return self.classes_[outputs.argmax(axis=1)]
+
+    def predict(self, X) -> np.ndarray:
+        return self._predict_from_outputs(self._outputs(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        outputs = self._outputs(X)
+        if self.out_activation_ == "logistic" and not self._multilabel:
+            return np.hstack([1 - outputs, outputs])
+        return outputs
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multilayer perceptron regressor: scikit-learn's parameters and attributes, trained
+    by chainrule (half squared error, identity output)."""
+
+    def _prepare_targets(self, y, first_call: bool, classes) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        if first_call:
+            self.out_activation_ = "identity"
+            self._y_was_1d = y.ndim == 1
+        return y.reshape(len(y), -1)
+
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
+        """Fit on (X, y); ``X_val, y_val`` give a validation set (see MLPClassifier.fit)."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("give both X_val and y_val, or neither")
+        return self._fit(X, y, sample_weight, X_val, y_val)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch on (X, y)."""
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is not available with solver='lbfgs'")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _score_network(self, X, y) -> float:
+        return r2_score(y, self.network_.predict(X).astype(np.float64).reshape(np.shape(y)))
+
+    def predict(self, X) -> np.ndarray:
+        outputs = self._outputs(X)
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
