@@ -57,29 +57,24 @@ def run_chainrule(args=None) -> dict[str, float]:
     def op():
         x = cr.tensor(np.full(4, 0.5), requires_grad=True)
         y = x
-        for i in range(CHAIN // 4):
+        for _ in range(CHAIN // 4):
             y = cr.exp(cr.tanh(y * 0.9 + 0.1) * 0.5)
-            del i
         y.sum().backward()
 
     results = {"op": _time_us(op, per=CHAIN)}
     for batch in (1, 32):
         x, y, ws, bs = _data(batch)
-        onehot = np.eye(SIZES[-1])[y]
-        params = [
-            cr.tensor(a, requires_grad=True) for pair in zip(ws, bs, strict=True) for a in pair
-        ]
+        # through the public API: the notes' network as an MLP, its loss, an optimizer
+        model = cr.nn.MLP(SIZES, activation="tanh", output="softmax", dtype="float64")
+        for layer, w, b in zip(model.linear_layers, ws, bs, strict=True):
+            layer.U.data, layer.b.data = w.copy(), b.copy()
+        compute = cr.nn.objective(model, "cross_entropy")
+        optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
 
-        def step(params=params, x=x, onehot=onehot):
-            u1, b1, u2, b2, u3, b3 = params
-            h = cr.tanh(cr.linear(x, u1, b1))
-            h = cr.tanh(cr.linear(h, u2, b2))
-            loss = -(cr.log_softmax(cr.linear(h, u3, b3), axis=1) * onehot).sum() / len(x)
-            loss.backward()
-            with cr.no_grad():
-                for p in params:
-                    p.data -= 0.1 * p.grad
-                    p.grad = None
+        def step(compute=compute, optimizer=optimizer, x=x, y=y):
+            optimizer.zero_grad()
+            compute(x, y).backward()
+            optimizer.step()
 
         results[f"net-b{batch}"] = _time_us(step)
     return results

@@ -23,7 +23,7 @@ from chainrule.sklearn import MLPClassifier, MLPRegressor
 EXPECTED_FAILURES = {
     # float32 matrix products round differently for different batch sizes (~1e-7): the
     # float64 estimators pass it (test_subset_invariance_in_float64 below)
-    "check_methods_subset_invariance": "float32 rounding depends on the batch size",
+    "check_methods_subset_invariance": "float32 rounding may differ with the batch size",
     # shuffled minibatches see a repeated row twice per epoch, a weighted one once;
     # scikit-learn runs this check on its MLPs with lbfgs only, and so do we (below)
     "check_sample_weight_equivalence_on_dense_data": "stochastic minibatches; lbfgs passes",

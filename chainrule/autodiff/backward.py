@@ -10,6 +10,7 @@ This module also holds the engine's one treatment of broadcasting: :func:`unbroa
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -30,28 +31,26 @@ class GraphReleasedError(RuntimeError):
 
 def topological_order(root: Any) -> list[Any]:
     """The gate nodes (non-leaf tensors) that ``root`` depends on through tensors that
-    require gradients, each after all the gate nodes it uses (root last).  Iterative
-    depth-first search, so a graph of any depth works; inputs are visited in argument
-    order, so the order is the same on every run.  Leaves are not listed: backward
-    hands them their gradient directly."""
-    order: list[Any] = []
+    require gradients, each after all the gate nodes it uses (root last).
+
+    A node is always created after its inputs, so sorting the reachable nodes by their
+    creation number gives a topological order: no recursion (graphs of any depth), the
+    same order on every run, and one cheap sweep instead of a two-pass depth-first
+    search.  Leaves are not listed: backward hands them their gradient directly."""
     if root._gate is None:
-        return order
-    visited: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:  # reached again by another path, already placed
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in reversed(node._parents):
-            if parent._gate is not None and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+        return []
+    nodes = [root]
+    seen = {id(root)}
+    for node in nodes:  # the list grows while it is swept
+        for parent in node._parents:
+            if parent._gate is not None and id(parent) not in seen:
+                seen.add(id(parent))
+                nodes.append(parent)
+    nodes.sort(key=_creation_number)
+    return nodes
+
+
+_creation_number = operator.attrgetter("_seq")
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -76,7 +75,8 @@ def _seed(root: Any, gradient: Any) -> Any:
                 f"has shape {data.shape}. Pass backward(gradient) with an array of that "
                 "shape (or reduce the output to a scalar first)."
             )
-        return array_module(data).ones(data.shape, dtype=data.dtype)
+        seed = array_module(data).array(1, dtype=data.dtype)
+        return seed if data.ndim == 0 else seed.reshape(data.shape)
     if hasattr(gradient, "data") and not hasattr(gradient, "__array_namespace__"):
         gradient = gradient.data  # a Tensor
     xp = array_module(data)
@@ -109,14 +109,29 @@ def backward(
     if root._gate is None:
         _add_to_leaf(root, seed)
         return
-    grads: dict[int, Any] = {id(root): seed}
-    owned: set[int] = set()  # gradients we allocated, safe to accumulate into in place
+    order = topological_order(root)
+    root._acc = seed
+    try:
+        _walk(order, xp, retain_graph, hook)
+    except BaseException:
+        for node in order:  # leave no half-summed gradient behind
+            node._acc = None
+        raise
+
+
+def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> None:
+    """The backward sweep.  Each gate node collects the gradient arriving at it in its
+    ``_acc`` slot (the sum over its consumers: the copy gate), passes upstream x local
+    to its inputs through its gate's vjp, and, unless ``retain_graph``, frees what the
+    gate saved.  This loop runs once per gate of every training step: it is kept lean."""
+    owned: set[int] = set()  # gradients we summed ourselves: safe to add to in place
     anomaly = state.detect_anomaly
     ndarray = np.ndarray
-    for node in reversed(topological_order(root)):
-        upstream = grads.pop(id(node), None)
+    for node in reversed(order):
+        upstream = node._acc
         if upstream is None:  # a gate sent nothing to this node (a zero gradient)
             continue
+        node._acc = None
         gate = node._gate
         saved = node._saved
         if saved is RELEASED:
@@ -148,18 +163,17 @@ def backward(
                 grad = _fit(grad, data)
             if anomaly:
                 check_finite(grad, gate, "backward", [p.data for p in parents])
-            if parent._gate is None:
-                _add_to_leaf(parent, grad)
+            if parent._gate is None:  # a leaf: accumulate across calls, never in place
+                parent.grad = grad if parent.grad is None else _sum(parent.grad, grad)
                 continue
-            key = id(parent)
-            previous = grads.get(key)
+            previous = parent._acc
             if previous is None:
-                grads[key] = grad
-            elif key in owned:
+                parent._acc = grad
+            elif id(parent) in owned:
                 previous += grad
             else:
-                grads[key] = _sum(previous, grad)
-                owned.add(key)
+                parent._acc = _sum(previous, grad)
+                owned.add(id(parent))
         if not retain_graph:
             node._saved = RELEASED
             node._parents = ()

@@ -761,12 +761,15 @@ STACK = register_gate("stack", _stack, _stack_vjp)
 
 # --------------------------------------------------------------------------------------
 # Fused losses: one gate each, stable at any logit, and one node instead of five.
-# ``weights`` holds each sample's share of the mean: w_i / sum(w), i.e. 1/N unweighted.
+# ``weights`` holds each sample's share of the mean: an array of w_i / sum(w), or the
+# number 1/N when every sample counts the same (no array to allocate per batch).
 # --------------------------------------------------------------------------------------
 
 
 def _rows_times(xp, values, weights):
-    """values (N, ...) scaled row by row by weights (N,)."""
+    """values (N, ...) scaled row by row by weights (N,), or all by one number."""
+    if isinstance(weights, float):
+        return values * weights
     return values * weights.reshape((-1,) + (1,) * (values.ndim - 1))
 
 
@@ -777,8 +780,8 @@ def _softmax_cross_entropy(xp, logits, target, weights):
     log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
     log_p = shifted - log_norm
     if target.ndim == 1:
-        picked = xp.take_along_axis(log_p, target[:, None], axis=1)[:, 0]
-        loss = -(picked * weights).sum()
+        picked = log_p[xp.arange(len(target)), target]
+        loss = -(picked.sum() * weights if isinstance(weights, float) else (picked * weights).sum())
     else:
         loss = -(_rows_times(xp, log_p * target, weights)).sum()
     return loss, (log_p, target, weights)
@@ -792,7 +795,7 @@ def _softmax_cross_entropy_vjp(xp, g, saved, needs):
         grad[xp.arange(len(target)), target] -= 1
     else:
         grad = grad * target.sum(axis=1, keepdims=True) - target
-    grad *= (g * weights)[:, None]
+    grad *= g * weights if isinstance(weights, float) else (g * weights)[:, None]
     return (grad,)
 
 

@@ -7,6 +7,7 @@ is the computational graph of the notes; :meth:`Tensor.backward` walks it backwa
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -34,10 +35,12 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
+        "_acc",
         "_gate",
         "_needs",
         "_parents",
         "_saved",
+        "_seq",
         "data",
         "grad",
         "requires_grad",
@@ -276,6 +279,9 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 # --------------------------------------------------------------------------------------
 
 
+_creation_order = itertools.count()
+
+
 def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     """Run ``gate`` forward on the inputs' arrays and, if any input requires a gradient
     and recording is on, remember the gate, inputs and saved values on the output.
@@ -303,6 +309,8 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
         result._parents = inputs
         result._needs = needs
         result._saved = saved
+        result._seq = next(_creation_order)  # every node is created after its inputs
+        result._acc = None  # the gradient backward sums here
     else:
         result.requires_grad = False
         result._gate = None

@@ -32,12 +32,12 @@ def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
 
 
-def _sample_shares(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
-    """Each sample's share of the mean: 1/N, or w_i / sum(w)."""
+def _sample_shares(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray | float:
+    """Each sample's share of the mean: the number 1/N, or the array w_i / sum(w)."""
     if n == 0:
         raise LossInputError("a loss needs at least one sample, got 0")
     if sample_weight is None:
-        return np.full(n, 1.0 / n, dtype=dtype)
+        return 1.0 / n
     w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
     if w.shape != (n,):
         raise LossInputError(f"sample_weight has {w.size} entries for {n} samples")
@@ -76,7 +76,11 @@ def _targets_like(target: Any, output: Tensor, loss: str, hint: str = "") -> np.
 def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.ndarray:
     """Class indices (N,) checked against the number of classes, or probability rows
     (N, M) (one-hot included)."""
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = target.data if isinstance(target, Tensor) else target
+    fast = type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == n_samples
+    if fast and y.size and y.min() >= 0 and y.max() < n_classes:
+        return y  # the common case, checked with two reductions
+    y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and n_classes != 1:
         y = y[:, 0]
     if y.ndim == 1:
@@ -87,7 +91,9 @@ def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.
                 raise LossInputError(f"{loss}: class labels must be whole numbers")
         elif y.dtype.kind not in "iub":
             raise LossInputError(f"{loss}: class labels must be integers, got dtype {y.dtype}")
-        labels = y.astype(np.int64)
+        labels = y.astype(np.int64, copy=False)
+        if labels.size and labels.min() >= 0 and labels.max() < n_classes:
+            return labels  # the common case: two reductions, no mask
         bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
         if bad.size:
             row = int(bad[0])
@@ -192,6 +198,8 @@ def cross_entropy_on_probabilities(
 
 def _weighted_mean(per_sample: Tensor, sample_weight: Any) -> Tensor:
     shares = _sample_shares(sample_weight, per_sample.shape[0], per_sample.dtype)
+    if isinstance(shares, float):
+        return per_sample.mean()
     return (per_sample * shares).sum()
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from .. import autodiff as ad
-from ..autodiff import Tensor
+from ..autodiff import Tensor, apply
+from ..autodiff.gates import LINEAR
 from .init import RandomSource, as_generator, get_initializer
 from .module import Module, Parameter
 
@@ -49,15 +50,17 @@ class Linear(Module):
         return self.U
 
     def forward(self, x: Any) -> Tensor:
-        x = as_input(x, self.U.dtype)
-        if x.shape[-1:] != (self.in_features,):
+        if x.__class__ is not Tensor or x.data.dtype is not self.U.data.dtype:
+            x = as_input(x, self.U.dtype)
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}) expects inputs with "
                 f"{self.in_features} features in the last axis, got shape {x.shape}"
             )
         if self.b is None:
             return x @ self.U
-        return ad.linear(x, self.U, self.b)
+        return apply(LINEAR, x, self.U, self.b)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.b is not None}"

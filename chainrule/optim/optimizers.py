@@ -43,9 +43,11 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         self.steps += 1
+        update = self._update
         for index, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(index, p.data, p.grad)
+            grad = p.grad
+            if grad is not None:
+                update(index, p.data, grad)
 
     def _update(self, index: int, theta: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
@@ -126,10 +128,12 @@ class SGD(Optimizer):
         return {"velocity": self.velocity}
 
     def _update(self, index, theta, grad):
-        lr = theta.dtype.type(self.lr)
+        lr = self.lr  # a Python float: the parameter's dtype is kept
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
-        buffer = self._scratch(index, theta)
+        buffer = self.scratch[index]
+        if buffer is None or buffer.shape != theta.shape or buffer.dtype != theta.dtype:
+            buffer = self._scratch(index, theta)
         if not self.momentum:
             np.multiply(grad, lr, out=buffer)
             theta -= buffer
@@ -208,12 +212,13 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=tmp)
         tmp *= 1.0 - b2
         v += tmp
-        # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+        # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), written as
+        # lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps sqrt(1 - b2^t)): one pass fewer
+        root = np.sqrt(1.0 - b2**t)
         np.sqrt(v, out=tmp)
-        tmp *= 1.0 / np.sqrt(1.0 - b2**t)
-        tmp += self.eps
+        tmp += self.eps * root
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1.0 - b1**t)
+        tmp *= self.lr * root / (1.0 - b1**t)
         theta -= tmp
 
 

@@ -28,7 +28,9 @@ def check_features(X: Any, name: str = "X") -> np.ndarray:
         raise DataError(f"{name} must be 2-D (samples, features), got shape {array.shape}")
     if array.shape[0] == 0:
         raise DataError(f"{name} has no samples")
-    if array.dtype.kind in "fc":
+    # a sum is finite only if every value is (NaN and inf propagate): one pass, no
+    # temporary; only when it is not finite (or overflowed) is each value looked at
+    if array.dtype.kind in "fc" and not np.isfinite(array.sum()):
         bad = ~np.isfinite(array)
         if bad.any():
             row, column = (int(i) for i in np.argwhere(bad)[0])
