@@ -42,7 +42,7 @@ def matmul_gflops(threads: int) -> float:
     return float(out.stdout.strip() or "nan")
 
 
-def _run_worker(script: str, peer: str, argv: list[str], threads: int) -> dict[str, float] | str:
+def run_worker(script: str, peer: str, argv: list[str], threads: int) -> dict[str, float] | str:
     result = subprocess.run(
         [sys.executable, script, "--worker", peer, *argv],
         capture_output=True,
@@ -87,7 +87,7 @@ def main(
         for peer in peers:  # interleaved: A B C A B C ...
             if peer in skipped:
                 continue
-            outcome = _run_worker(script, peer, worker_argv, args.threads)
+            outcome = run_worker(script, peer, worker_argv, args.threads)
             if isinstance(outcome, str):
                 skipped[peer] = outcome
                 continue

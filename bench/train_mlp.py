@@ -1,7 +1,7 @@
 """One training epoch of a 784-256-128-10 ReLU network, softmax cross-entropy, batch 128,
 on synthetic MNIST-shaped float32 data (60,000 x 784, 10 classes), with SGD and with Adam:
 chainrule (through cr.fit) beside PyTorch eager (CPU), scikit-learn's MLPClassifier
-(max_iter=1) and a hand-written NumPy forward/backward loop.
+(max_iter=1) and a hand-written NumPy forward/backward loop (in-place updates).
 
 Each peer runs in its own process, peers interleaved over rounds; each figure is the
 best of two timed epochs after a warm-up epoch on a slice.  Lower is better.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +24,7 @@ SIZES = [784, 256, 128, 10]
 BATCH = 128
 LR = {"sgd": 0.01, "adam": 0.001}
 WORKLOADS = ["sgd", "adam"]
+Epoch = Callable[[np.ndarray, np.ndarray], None]
 
 
 def add_arguments(parser):
@@ -37,150 +39,152 @@ def data(args):
     return X, y
 
 
-def _per_epoch_ms(train_one_epoch, X, y) -> float:
-    train_one_epoch(X[:2048], y[:2048])  # warm-up: allocations, BLAS start-up
-    return harness.best_of(lambda: train_one_epoch(X, y), repeat=2) * 1e3
+# Each peer: optimizer name -> a function that trains one epoch on (X, y).
 
 
-def run_chainrule(args):
+def chainrule_epoch(name: str, threads: int) -> Epoch:
     import chainrule as cr
 
-    X, y = data(args)
-    results = {}
-    for name in WORKLOADS:
-        model = cr.nn.MLP(SIZES, activation="relu", output="softmax", seed=0)
-        params = model.parameters()
-        opt = (
-            cr.optim.SGD(params, lr=LR[name])
-            if name == "sgd"
-            else cr.optim.Adam(params, lr=LR[name])
-        )
+    model = cr.nn.MLP(SIZES, activation="relu", output="softmax", seed=0)
+    params = model.parameters()
+    opt = cr.optim.SGD(params, lr=LR[name]) if name == "sgd" else cr.optim.Adam(params, lr=LR[name])
 
-        def epoch(X, y, model=model, opt=opt):
-            cr.fit(model, "cross_entropy", opt, X, y, epochs=1, batch_size=BATCH, verbose=0, seed=0)
+    def epoch(X, y):
+        cr.fit(model, "cross_entropy", opt, X, y, epochs=1, batch_size=BATCH, verbose=0, seed=0)
 
-        results[name] = _per_epoch_ms(epoch, X, y)
-    return results
+    return epoch
 
 
-def run_torch(args):
+def torch_epoch(name: str, threads: int) -> Epoch:
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
-    X, y = data(args)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    results = {}
-    for name in WORKLOADS:
-        layers = []
-        for a, b in itertools.pairwise(SIZES):
-            layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
-        model = torch.nn.Sequential(*layers[:-1])
-        params = model.parameters()
-        opt = (
-            torch.optim.SGD(params, lr=LR[name])
-            if name == "sgd"
-            else torch.optim.Adam(params, lr=LR[name])
-        )
+    layers = []
+    for a, b in itertools.pairwise(SIZES):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    params = model.parameters()
+    opt = (
+        torch.optim.SGD(params, lr=LR[name])
+        if name == "sgd"
+        else torch.optim.Adam(params, lr=LR[name])
+    )
 
-        def epoch(X, y, model=model, opt=opt):
-            X, y = torch.as_tensor(X), torch.as_tensor(y)
-            order = torch.randperm(len(X))
-            for start in range(0, len(X), BATCH):
-                index = order[start : start + BATCH]
-                opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(X[index]), y[index])
-                loss.backward()
-                opt.step()
+    def epoch(X, y):
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+        order = torch.randperm(len(X))
+        for start in range(0, len(X), BATCH):
+            index = order[start : start + BATCH]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X[index]), y[index])
+            loss.backward()
+            opt.step()
 
-        results[name] = _per_epoch_ms(epoch, Xt.numpy(), yt.numpy())
-    return results
+    return epoch
 
 
-def run_sklearn(args):
+def sklearn_epoch(name: str, threads: int) -> Epoch:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     warnings.simplefilter("ignore", ConvergenceWarning)
-    X, y = data(args)
-    results = {}
-    for name in WORKLOADS:
-        common = dict(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu", batch_size=BATCH)
-        common.update(max_iter=1, alpha=0.0, shuffle=True, random_state=0, tol=0.0)
-        if name == "sgd":
-            model = MLPClassifier(solver="sgd", learning_rate_init=LR[name], momentum=0.0, **common)
-        else:
-            model = MLPClassifier(solver="adam", learning_rate_init=LR[name], **common)
-        results[name] = _per_epoch_ms(lambda X, y, model=model: model.fit(X, y), X, y)
-    return results
+    common = dict(hidden_layer_sizes=tuple(SIZES[1:-1]), activation="relu", batch_size=BATCH)
+    common.update(max_iter=1, alpha=0.0, shuffle=True, random_state=0, tol=0.0)
+    if name == "sgd":
+        model = MLPClassifier(solver="sgd", learning_rate_init=LR[name], momentum=0.0, **common)
+    else:
+        model = MLPClassifier(solver="adam", learning_rate_init=LR[name], **common)
+    return lambda X, y: model.fit(X, y)
 
 
-def run_numpy(args):
+def numpy_epoch(name: str, threads: int) -> Epoch:
     """Hand-written forward and backward, in-place updates: the floor to reach."""
+    rng = np.random.default_rng(0)
+    params = []
+    for a, b in itertools.pairwise(SIZES):
+        limit = np.sqrt(6.0 / a)
+        params += [rng.uniform(-limit, limit, (a, b)).astype(np.float32), np.zeros(b, np.float32)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    step = [0]
+
+    def update(grads):
+        lr = LR[name]
+        if name == "sgd":
+            for p, g in zip(params, grads, strict=True):
+                g *= lr
+                p -= g
+            return
+        step[0] += 1
+        t, b1, b2 = step[0], 0.9, 0.999
+        for p, g, mi, vi in zip(params, grads, m, v, strict=True):
+            mi *= b1
+            mi += (1 - b1) * g
+            vi *= b2
+            g *= g
+            g *= 1 - b2
+            vi += g
+            denom = np.sqrt(vi)
+            denom *= 1 / np.sqrt(1 - b2**t)
+            denom += 1e-8
+            np.divide(mi, denom, out=denom)
+            denom *= lr / (1 - b1**t)
+            p -= denom
+
+    def epoch(X, y):
+        order = np.random.default_rng(0).permutation(len(X))
+        u1, b1, u2, b2, u3, b3 = params
+        for start in range(0, len(X), BATCH):
+            index = order[start : start + BATCH]
+            xb, yb = X[index], y[index]
+            h1 = np.maximum(xb @ u1 + b1, 0)
+            h2 = np.maximum(h1 @ u2 + b2, 0)
+            z = h2 @ u3 + b3
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            dz = e / e.sum(axis=1, keepdims=True)
+            dz[np.arange(len(yb)), yb] -= 1
+            dz /= len(yb)
+            dh2 = (dz @ u3.T) * (h2 > 0)
+            dh1 = (dh2 @ u2.T) * (h1 > 0)
+            update([xb.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)])
+
+    return epoch
+
+
+EPOCHS = {
+    "chainrule": chainrule_epoch,
+    "torch": torch_epoch,
+    "sklearn": sklearn_epoch,
+    "numpy": numpy_epoch,
+}
+
+
+def per_epoch_ms(make_epoch, args) -> dict[str, float]:
     X, y = data(args)
     results = {}
     for name in WORKLOADS:
-        rng = np.random.default_rng(0)
-        params = []
-        for a, b in itertools.pairwise(SIZES):
-            limit = np.sqrt(6.0 / a)
-            params += [
-                rng.uniform(-limit, limit, (a, b)).astype(np.float32),
-                np.zeros(b, np.float32),
-            ]
-        m = [np.zeros_like(p) for p in params]
-        v = [np.zeros_like(p) for p in params]
-        step = [0]
-
-        def update(grads, params=params, m=m, v=v, step=step, name=name):
-            lr = LR[name]
-            if name == "sgd":
-                for p, g in zip(params, grads, strict=True):
-                    g *= lr
-                    p -= g
-                return
-            step[0] += 1
-            t, b1, b2 = step[0], 0.9, 0.999
-            for p, g, mi, vi in zip(params, grads, m, v, strict=True):
-                mi *= b1
-                mi += (1 - b1) * g
-                vi *= b2
-                g *= g
-                g *= 1 - b2
-                vi += g
-                denom = np.sqrt(vi)
-                denom *= 1 / np.sqrt(1 - b2**t)
-                denom += 1e-8
-                np.divide(mi, denom, out=denom)
-                denom *= lr / (1 - b1**t)
-                p -= denom
-
-        def epoch(X, y, params=params, update=update):
-            order = np.random.default_rng(0).permutation(len(X))
-            u1, b1, u2, b2, u3, b3 = params
-            for start in range(0, len(X), BATCH):
-                index = order[start : start + BATCH]
-                xb, yb = X[index], y[index]
-                h1 = np.maximum(xb @ u1 + b1, 0)
-                h2 = np.maximum(h1 @ u2 + b2, 0)
-                z = h2 @ u3 + b3
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                dz = e / e.sum(axis=1, keepdims=True)
-                dz[np.arange(len(yb)), yb] -= 1
-                dz /= len(yb)
-                dh2 = (dz @ u3.T) * (h2 > 0)
-                dh1 = (dh2 @ u2.T) * (h1 > 0)
-                update([xb.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)])
-
-        results[name] = _per_epoch_ms(epoch, X, y)
+        epoch = make_epoch(name, args.threads)
+        epoch(X[:2048], y[:2048])  # warm-up: allocations, BLAS start-up
+        results[name] = harness.best_of(lambda epoch=epoch: epoch(X, y), repeat=2) * 1e3
     return results
+
+
+def peak_memory_mb(make_epoch, args, name: str = "sgd") -> float:
+    """How far one epoch raises the process's peak resident memory above what the data
+    and the model already took (call in a fresh process)."""
+    import resource
+
+    X, y = data(args)
+    epoch = make_epoch(name, args.threads)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    epoch(X, y)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (after - before) / 1024.0
 
 
 RUNNERS = {
-    "chainrule": run_chainrule,
-    "torch": run_torch,
-    "sklearn": run_sklearn,
-    "numpy": run_numpy,
+    peer: (lambda args, make=make: per_epoch_ms(make, args)) for peer, make in EPOCHS.items()
 }
 
 

@@ -31,7 +31,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .autodiff import Tensor
+from .autodiff import Tensor, apply
+from .autodiff.gates import SUM_OF_SQUARES
 from .nn import MLP, Linear, Loss, get_loss, objective
 from .optim import SGD, Adam
 from .training import Callback, fit
@@ -56,7 +57,7 @@ class _Penalized(Loss):
         if self.alpha:
             # n counts samples as sample_weight does, so weight 2 equals a repeated row
             n = prediction.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-            penalty = sum((weight * weight).sum() for weight in self.weights)
+            penalty = apply(SUM_OF_SQUARES, *self.weights)  # one gate for all the U's
             loss = loss + penalty * (self.alpha / (2.0 * n))
         return loss
 

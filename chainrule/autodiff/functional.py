@@ -152,6 +152,12 @@ def linear(x: Any, weight: Any, bias: Any) -> Tensor:
     return apply(G.LINEAR, _as_tensor(x), _as_tensor(weight), _as_tensor(bias))
 
 
+def sum_of_squares(*tensors: Any) -> Tensor:
+    """sum of the squares of every element of every tensor: ||a||^2 + ||b||^2 + ...,
+    the norm of an L2 penalty, in one gate."""
+    return apply(G.SUM_OF_SQUARES, *[_as_tensor(t) for t in tensors])
+
+
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     return _as_tensor(x).reshape(tuple(shape))
 

@@ -839,3 +839,18 @@ def _squared_error_vjp(xp, g, saved, needs):
 
 
 SQUARED_ERROR = register_gate("squared_error", _squared_error, _squared_error_vjp)
+
+
+def _sum_of_squares(xp, *arrays):
+    """f = sum over all the arrays of their squared elements (the L2 penalty's norm),
+    one BLAS dot product per array."""
+    total = sum(xp.vdot(a, a) for a in arrays)
+    return xp.asarray(total, dtype=arrays[0].dtype), arrays
+
+
+def _sum_of_squares_vjp(xp, g, arrays, needs):
+    """df/da = 2 a for each array."""
+    return tuple((2 * g) * a if need else None for a, need in zip(arrays, needs, strict=True))
+
+
+SUM_OF_SQUARES = register_gate("sum_of_squares", _sum_of_squares, _sum_of_squares_vjp)

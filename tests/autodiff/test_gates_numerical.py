@@ -204,6 +204,15 @@ def test_concatenate_and_stack():
     assert_gradients_match(lambda a, c: cr.stack([a, c], axis=1) * w2, a, c)
 
 
+def test_sum_of_squares_gate():
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(5,))
+    assert_gradients_match(cr.autodiff.functional.sum_of_squares, a, b)
+    assert cr.autodiff.functional.sum_of_squares(a, b).item() == pytest.approx(
+        (a**2).sum() + (b**2).sum()
+    )
+
+
 def test_where_gate():
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(3, 4)), rng.normal(size=(1, 4))
@@ -236,6 +245,7 @@ def test_every_registered_gate_is_checked_here():
     covered |= {"leaky_relu", "elu", "softplus", "gelu", "clip", "astype"}
     covered |= {"reshape", "transpose", "getitem", "concatenate", "stack", "where"}
     covered |= {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_error"}
+    covered |= {"sum_of_squares"}
     assert set(GATES) <= covered, sorted(set(GATES) - covered)
 
 
