@@ -10,7 +10,8 @@ from .io import write_atomic
 from .training import History
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display needed)."""
     try:
         import matplotlib
     except ImportError:
@@ -23,7 +24,7 @@ def _pyplot():
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:
     """Loss curves (train and validation) and, when recorded, the metric curves."""
-    plt = _pyplot()
+    plt = pyplot()
     metrics = [
         k
         for k in history.history

@@ -50,6 +50,9 @@ class _Penalized(Loss):
         self.base, self.weights, self.alpha, self.scale = base, weights, alpha, scale
         self.fuses, self.needs_output, self.name = base.fuses, base.needs_output, base.name
 
+    def check_targets(self, target, n_outputs, dtype):
+        self.base.check_targets(target, n_outputs, dtype)
+
     def __call__(self, prediction, target, sample_weight=None):
         loss = self.base(prediction, target, sample_weight)
         if self.scale != 1.0:

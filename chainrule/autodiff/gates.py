@@ -246,15 +246,19 @@ def _maximum(xp, a, b):
     return xp.maximum(a, b), (a, b)
 
 
-def _maximum_vjp(xp, g, saved, needs):
-    """The max gate routes: the whole gradient goes to the larger input; on a tie,
-    to the first input ``a``."""
-    a, b = saved
-    a_wins = a >= b
+def _route_between(xp, g, a_wins, needs):
+    """The whole gradient to ``a`` where ``a_wins``, to ``b`` elsewhere."""
     zero = xp.zeros((), dtype=g.dtype)
     ga = xp.where(a_wins, g, zero) if needs[0] else None
     gb = xp.where(a_wins, zero, g) if needs[1] else None
     return ga, gb
+
+
+def _maximum_vjp(xp, g, saved, needs):
+    """The max gate routes: the whole gradient goes to the larger input; on a tie,
+    to the first input ``a``."""
+    a, b = saved
+    return _route_between(xp, g, a >= b, needs)
 
 
 MAXIMUM = register_gate("maximum", _maximum, _maximum_vjp, pattern="max routes")
@@ -268,11 +272,7 @@ def _minimum(xp, a, b):
 def _minimum_vjp(xp, g, saved, needs):
     """Routes the gradient to the smaller input; on a tie, to the first input ``a``."""
     a, b = saved
-    a_wins = a <= b
-    zero = xp.zeros((), dtype=g.dtype)
-    ga = xp.where(a_wins, g, zero) if needs[0] else None
-    gb = xp.where(a_wins, zero, g) if needs[1] else None
-    return ga, gb
+    return _route_between(xp, g, a <= b, needs)
 
 
 MINIMUM = register_gate("minimum", _minimum, _minimum_vjp, pattern="min routes")
@@ -304,10 +304,7 @@ def _where(xp, a, b, condition):
 
 def _where_vjp(xp, g, condition, needs):
     """The gradient is routed to ``a`` where the condition holds, to ``b`` elsewhere."""
-    zero = xp.zeros((), dtype=g.dtype)
-    ga = xp.where(condition, g, zero) if needs[0] else None
-    gb = xp.where(condition, zero, g) if needs[1] else None
-    return ga, gb
+    return _route_between(xp, g, condition, needs)
 
 
 WHERE = register_gate("where", _where, _where_vjp)
@@ -579,13 +576,19 @@ def _max(xp, a, axis, keepdims):
     return a.max(axis=axis, keepdims=keepdims), (a, axis, keepdims)
 
 
-def _max_vjp(xp, g, saved, needs):
-    """The max gate routes the whole gradient to the first maximal element."""
+def _route_to_first(xp, g, saved, pick):
+    """The whole upstream gradient goes to the first element ``pick`` (argmax or argmin)
+    chooses along the reduced axes; every other element gets 0."""
     a, axis, keepdims = saved
     if not keepdims:
         g = _expand(xp, g, axis, a.ndim)
-    mask = _first_extreme_mask(xp, a, axis, xp.argmax)
+    mask = _first_extreme_mask(xp, a, axis, pick)
     return (xp.where(mask, g, xp.zeros((), dtype=g.dtype)),)
+
+
+def _max_vjp(xp, g, saved, needs):
+    """The max gate routes the whole gradient to the first maximal element."""
+    return _route_to_first(xp, g, saved, xp.argmax)
 
 
 MAX = register_gate("max", _max, _max_vjp, pattern="max routes")
@@ -598,11 +601,7 @@ def _min(xp, a, axis, keepdims):
 
 def _min_vjp(xp, g, saved, needs):
     """Routes the whole gradient to the first minimal element."""
-    a, axis, keepdims = saved
-    if not keepdims:
-        g = _expand(xp, g, axis, a.ndim)
-    mask = _first_extreme_mask(xp, a, axis, xp.argmin)
-    return (xp.where(mask, g, xp.zeros((), dtype=g.dtype)),)
+    return _route_to_first(xp, g, saved, xp.argmin)
 
 
 MIN = register_gate("min", _min, _min_vjp, pattern="min routes")

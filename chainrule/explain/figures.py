@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import autodiff as ad
-from ..errors import MissingExtraError
 from ..io import write_atomic
 from ..nn import MLP
 from ..nn import functional as F
 from ..optim import Adam
+from ..plots import pyplot
 from ..training import fit
 
 ACTIVATIONS = {
@@ -34,17 +34,6 @@ ACTIVATIONS = {
     "identity": lambda x: x * 1.0,
 }
 TOY_DATASETS = ("moons", "circles", "xor", "spiral")
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise MissingExtraError("plots need matplotlib: pip install 'chainrule[explain]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _save(figure, path: str | os.PathLike) -> None:
@@ -66,7 +55,7 @@ def activation_and_derivative(name: str, x: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def plot_activations(path: str | os.PathLike) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     x = np.linspace(-4, 4, 401)
     figure, axes = plt.subplots(2, 4, figsize=(14, 6.4))
     for ax, name in zip(axes.flat, ACTIVATIONS, strict=True):
@@ -84,7 +73,7 @@ def plot_activations(path: str | os.PathLike) -> None:
 
 
 def plot_losses(path: str | os.PathLike) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     p = np.linspace(0.0, 1.0, 401)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for target in (0.0, 1.0):
@@ -161,7 +150,7 @@ def plot_boundary(
 ) -> dict[str, float]:
     """Train a small softmax network on a 2-D data set and draw its decision regions
     beside the loss curve; with ``gif`` the PNG is replaced by an animation."""
-    plt = _pyplot()
+    plt = pyplot()
     X, y = toy_dataset(dataset, seed=seed)
     model = MLP([2, *hidden, 2], activation=activation, output="softmax", seed=seed)
     optimizer = Adam(model.parameters(), lr=lr)

@@ -15,12 +15,7 @@ from typing import IO, Any
 def open_atomic(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """A file handle on a temporary file in ``path``'s folder; on success it is synced and
     renamed to ``path`` (``os.replace``), on any error removed, the target untouched."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {target}: folder {folder} does not exist")
-    if target.is_dir():
-        raise IsADirectoryError(f"cannot write {target}: it is a folder")
+    target, folder = _target_and_folder(path)
     handle, temporary = _temporary_beside(target, folder)
     try:
         with os.fdopen(handle, mode, **kwargs) as stream:
@@ -34,6 +29,17 @@ def open_atomic(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
         raise
 
 
+def _target_and_folder(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The file to write and its folder, which must exist (the file must not be a folder)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {target}: folder {folder} does not exist")
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {target}: it is a folder")
+    return target, folder
+
+
 def _temporary_beside(target: Path, folder: Path) -> tuple[int, str]:
     try:
         return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -44,12 +50,7 @@ def _temporary_beside(target: Path, folder: Path) -> tuple[int, str]:
 
 def check_writable(path: str | os.PathLike) -> None:
     """Fail now, not after an hour of training, if ``path`` cannot be written."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {target}: folder {folder} does not exist")
-    if target.is_dir():
-        raise IsADirectoryError(f"cannot write {target}: it is a folder")
+    target, folder = _target_and_folder(path)
     handle, temporary = _temporary_beside(target, folder)
     os.close(handle)
     os.unlink(temporary)

@@ -196,6 +196,21 @@ def cross_entropy_on_probabilities(
     return nll(ad.log(ad.clip(p, eps, None)), target, sample_weight)
 
 
+def check_binary_targets(target: Any, n_outputs: int, dtype: Any, loss: str) -> None:
+    """Raise LossInputError unless ``target`` fits BCE on an (N, n_outputs) output: the
+    same checks the loss makes, without computing it (nothing of size N x D allocated)."""
+    shape_only = Tensor(np.broadcast_to(np.zeros((), dtype), (len(target), n_outputs)))
+    y = _targets_like(target, shape_only, loss, _bce_hint(target, shape_only))
+    _check_unit_interval(y, loss)
+
+
+def check_value_targets(target: Any, n_outputs: int, dtype: Any, loss: str) -> None:
+    """Raise LossInputError unless ``target`` fits a regression loss on (N, n_outputs)."""
+    _targets_like(
+        target, Tensor(np.broadcast_to(np.zeros((), dtype), (len(target), n_outputs))), loss
+    )
+
+
 def _weighted_mean(per_sample: Tensor, sample_weight: Any) -> Tensor:
     shares = _sample_shares(sample_weight, per_sample.shape[0], per_sample.dtype)
     if isinstance(shares, float):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..autodiff import Tensor
+import numpy as np
+
+from ..autodiff import Tensor, no_grad
 from . import functional as F
 from .functional import LossInputError
 
@@ -30,6 +32,15 @@ class Loss:
     def __call__(self, prediction: Any, target: Any, sample_weight: Any = None) -> Tensor:
         raise NotImplementedError
 
+    def check_targets(self, target: Any, n_outputs: int, dtype: Any) -> None:
+        """Raise LossInputError unless ``target`` fits this loss on an output of
+        ``n_outputs`` columns, so that bad labels are found before training.  This
+        fallback evaluates the loss on a stand-in output; the built-in losses override it
+        with checks that allocate nothing of the output's size."""
+        stand_in = np.broadcast_to(np.asarray(0.5, dtype=dtype), (len(target), n_outputs))
+        with no_grad():
+            self(stand_in, target)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -43,6 +54,9 @@ class CrossEntropyLoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.cross_entropy(prediction, target, sample_weight)
 
+    def check_targets(self, target, n_outputs, dtype):
+        F.class_targets(target, len(target), n_outputs, self.name)
+
 
 class BCEWithLogitsLoss(Loss):
     """Binary cross-entropy on logits (fused with a sigmoid output layer)."""
@@ -53,6 +67,9 @@ class BCEWithLogitsLoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.binary_cross_entropy_with_logits(prediction, target, sample_weight)
 
+    def check_targets(self, target, n_outputs, dtype):
+        F.check_binary_targets(target, n_outputs, dtype, self.name)
+
 
 class BCELoss(Loss):
     """Binary cross-entropy on probabilities, as the notes write it (clipped)."""
@@ -62,6 +79,9 @@ class BCELoss(Loss):
 
     def __call__(self, prediction, target, sample_weight=None):
         return F.binary_cross_entropy(prediction, target, sample_weight)
+
+    def check_targets(self, target, n_outputs, dtype):
+        F.check_binary_targets(target, n_outputs, dtype, self.name)
 
 
 class MSELoss(Loss):
@@ -75,6 +95,9 @@ class MSELoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.mse(prediction, target, half=self.half, sample_weight=sample_weight)
 
+    def check_targets(self, target, n_outputs, dtype):
+        F.check_value_targets(target, n_outputs, dtype, self.name)
+
     def __repr__(self) -> str:
         return f"MSELoss(half={self.half})"
 
@@ -86,6 +109,9 @@ class NLLLoss(Loss):
 
     def __call__(self, prediction, target, sample_weight=None):
         return F.nll(prediction, target, sample_weight)
+
+    def check_targets(self, target, n_outputs, dtype):
+        F.class_targets(target, len(target), n_outputs, self.name)
 
 
 LOSSES: dict[str, Callable[[], Loss]] = {

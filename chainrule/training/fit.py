@@ -81,12 +81,10 @@ def _output_width(model: Module, X: np.ndarray) -> int:
 def _validate_against_loss(
     loss: Loss, y: np.ndarray, width: int, dtype: np.dtype, name: str
 ) -> None:
-    """Run the loss once on a dummy output of the right shape: every target check the
-    loss makes (label range, shape, values) is then made on all of y before training."""
-    dummy = np.full((len(y), width), 0.5, dtype=dtype)
+    """Every target check the loss makes (label range, shape, values) on all of y, before
+    training starts, so a bad label on the last row is not found an hour in."""
     try:
-        with no_grad():
-            loss(dummy, y)
+        loss.check_targets(y, width, dtype)
     except ValueError as error:
         raise DataError(f"{name}: {error}") from None
 
@@ -206,19 +204,20 @@ def fit(
         callback.on_train_begin(state)
     was_training = model.training
     model.train()
+    optimizer.zero_grad()  # no gradient left over from before fit() joins the first step
     try:
         with _graceful_interrupt() as interrupt:
             for epoch in range(1, epochs + 1):
                 display.start_epoch(epoch)
                 for batch_index, batch in enumerate(loader):
-                    optimizer.zero_grad()
                     batch_loss = compute(*batch)
                     batch_loss.backward()
                     optimizer.step()
                     value = batch_loss.item()
                     display.batch_done(len(batch[0]), value)
-                    for callback in callbacks:
+                    for callback in callbacks:  # they may read this batch's gradients
                         callback.on_batch_end(state, batch_index, value)
+                    optimizer.zero_grad()  # free the gradients before the next forward
                     if interrupt["interrupted"] or state.stop_training:
                         break
                 logs = {"loss": display.loss_sum / max(display.samples, 1)}
