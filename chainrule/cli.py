@@ -498,7 +498,7 @@ def cmd_examples(args: argparse.Namespace) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> None:
     from .explain import compare, parse, trace
-    from .explain.draw import GraphvizMissing, render, trace_graph_source
+    from .explain.draw import render, trace_graph_source
     from .explain.report import print_comparison, print_trace
 
     expression = parse(args.expression)
@@ -515,10 +515,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
         if comparison is not None:
             print_comparison(comparison, console)
     if args.draw:
-        try:
-            render(trace_graph_source(result), args.draw)
-        except GraphvizMissing:
-            raise
+        render(trace_graph_source(result), args.draw)  # without dot: GraphvizMissing, exit 1
         print(f"graph drawn to {args.draw}", file=sys.stderr)
 
 

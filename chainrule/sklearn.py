@@ -663,7 +663,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y = np.asarray(y, dtype=np.float64)
         if first_call:
             self.out_activation_ = "identity"
-            self._y_was_1d = y.ndim == 1
         return y.reshape(len(y), -1)
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):

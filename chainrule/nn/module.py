@@ -8,6 +8,7 @@ is searched recursively.  Names are dotted paths, e.g. ``layers.0.U``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -115,19 +116,24 @@ class Module:
             p.data = np.array(state[name], dtype=p.dtype)  # a copy, in the parameter's dtype
 
     # Inference ---------------------------------------------------------------------------
-    def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
-        """The network's output for every row of X, in batches, without recording a
-        graph, in evaluation mode (the previous mode is restored)."""
+    @contextmanager
+    def inference(self) -> Iterator[None]:
+        """Evaluation mode (dropout off) without recording a graph; the previous mode is
+        restored on leaving."""
         was_training = self.training
         self.eval()
         try:
             with no_grad():
-                outputs = [
-                    self(X[start : start + batch_size]).data
-                    for start in range(0, len(X), batch_size)
-                ]
+                yield
         finally:
             self.train(was_training)
+
+    def predict(self, X: Any, batch_size: int = 1024) -> np.ndarray:
+        """The network's output for every row of X, in batches, in :meth:`inference`."""
+        with self.inference():
+            outputs = [
+                self(X[start : start + batch_size]).data for start in range(0, len(X), batch_size)
+            ]
         return np.concatenate(outputs) if outputs else np.empty((0,))
 
     def extra_repr(self) -> str:

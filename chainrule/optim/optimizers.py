@@ -131,9 +131,7 @@ class SGD(Optimizer):
         lr = self.lr  # a Python float: the parameter's dtype is kept
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
-        buffer = self.scratch[index]
-        if buffer is None or buffer.shape != theta.shape or buffer.dtype != theta.dtype:
-            buffer = self._scratch(index, theta)
+        buffer = self._scratch(index, theta)
         if not self.momentum:
             np.multiply(grad, lr, out=buffer)
             theta -= buffer

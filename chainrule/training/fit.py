@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import no_grad
 from ..nn import Loss, Module, get_loss, objective
 from ..nn.init import as_generator
 from ..optim import Optimizer
@@ -68,13 +67,8 @@ def _prepare_targets(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _output_width(model: Module, X: np.ndarray) -> int:
-    with no_grad():
-        was_training = model.training
-        model.eval()
-        try:
-            out = model(X[:1])
-        finally:
-            model.train(was_training)
+    with model.inference():
+        out = model(X[:1])
     return 1 if out.ndim == 1 else out.shape[-1]
 
 
@@ -128,16 +122,11 @@ def evaluate_loss(
     model: Module, compute: Any, X: np.ndarray, y: np.ndarray, batch_size: int
 ) -> float:
     """The mean loss over (X, y), in evaluation mode, without recording a graph."""
-    was_training = model.training
-    model.eval()
     total = 0.0
-    try:
-        with no_grad():
-            for start in range(0, len(X), batch_size):
-                xb, yb = X[start : start + batch_size], y[start : start + batch_size]
-                total += compute(xb, yb).item() * len(xb)
-    finally:
-        model.train(was_training)
+    with model.inference():
+        for start in range(0, len(X), batch_size):
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            total += compute(xb, yb).item() * len(xb)
     return total / len(X)
 
 
