@@ -494,7 +494,6 @@ class _BaseMLP(BaseEstimator):
         """Each hidden layer's output (after its activation) for X."""
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        self.network_.eval()
         return self.network_.hidden_activations(X.astype(self.network_.dtype, copy=False))
 
     def __sklearn_tags__(self):

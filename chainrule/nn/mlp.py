@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Tensor, no_grad
+from ..autodiff import Tensor
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Linear, make_activation
 from .module import Module, Parameter
@@ -99,9 +99,10 @@ class MLP(Module):
         return self.output_layer(self.logits(x))
 
     def hidden_activations(self, x: Any) -> list[np.ndarray]:
-        """Each hidden layer's output (after its activation), for inspection."""
+        """Each hidden layer's output (after its activation), for inspection: in
+        :meth:`inference`, so dropout never changes what is inspected."""
         outputs = []
-        with no_grad():
+        with self.inference():
             for layer in self.layers:
                 x = layer(x)
                 if isinstance(layer, Activation):

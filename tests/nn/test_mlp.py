@@ -112,6 +112,15 @@ def test_objective_uses_logits_before_a_matching_output_and_refuses_mismatches()
         nn.objective(sigmoid_model, "cross_entropy")
 
 
+def test_hidden_activations_ignore_dropout_and_keep_the_mode():
+    model = nn.MLP([3, 50, 50, 2], dropout=0.5, seed=0).train()
+    X = np.ones((4, 3))
+    # the second hidden layer sees the first one's dropout, if any is applied
+    first, second = model.hidden_activations(X)[1], model.hidden_activations(X)[1]
+    np.testing.assert_array_equal(first, second)
+    assert model.training
+
+
 def test_hidden_activations_returns_each_hidden_layer():
     model = nn.MLP([3, 5, 4, 2], activation=["relu", "tanh"], seed=0)
     outs = model.hidden_activations(np.ones((2, 3)))
