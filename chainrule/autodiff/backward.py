@@ -68,6 +68,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def _seed(root: Any, gradient: Any) -> Any:
     data = root.data
+    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
+        return np.ones((), dtype=data.dtype)  # the usual case: a scalar loss
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(
@@ -104,7 +106,8 @@ def backward(
             "backward() on a tensor that does not require grad: no input of the "
             "computation had requires_grad=True (or it ran under no_grad())"
         )
-    xp = array_module(root.data)
+    data = root.data
+    xp = np if data.__class__ is np.ndarray else array_module(data)
     seed = _seed(root, gradient)
     if root._gate is None:
         _add_to_leaf(root, seed)

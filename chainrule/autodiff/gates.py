@@ -33,17 +33,28 @@ class NoGradientError(RuntimeError):
 
 
 class Gate:
-    """One elementary operation: its name, forward, vjp and the notes' gradient pattern."""
+    """One elementary operation: its name, forward, vjp and the notes' gradient pattern.
 
-    __slots__ = ("forward", "name", "pattern", "vjp")
+    ``forward_into``, when an elementwise gate has one, is a forward that writes its
+    output over its (only) input array and saves the same values as ``forward``: a
+    fused gate uses it on a temporary it made itself, saving an allocation.
+    """
+
+    __slots__ = ("forward", "forward_into", "name", "pattern", "vjp")
 
     def __init__(
-        self, name: str, forward: Forward, vjp: VJP | None = None, pattern: str | None = None
+        self,
+        name: str,
+        forward: Forward,
+        vjp: VJP | None = None,
+        pattern: str | None = None,
+        forward_into: Forward | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
         self.vjp = vjp if vjp is not None else _missing_vjp(name)
         self.pattern = pattern
+        self.forward_into = forward_into
 
     def __repr__(self) -> str:
         return f"Gate({self.name!r})"
@@ -60,12 +71,16 @@ GATES: dict[str, Gate] = {}
 
 
 def register_gate(
-    name: str, forward: Forward, vjp: VJP | None = None, pattern: str | None = None
+    name: str,
+    forward: Forward,
+    vjp: VJP | None = None,
+    pattern: str | None = None,
+    forward_into: Forward | None = None,
 ) -> Gate:
     """Add a gate to the table (``vjp=None`` makes a forward-only gate) and return it."""
     if name in GATES:
         raise ValueError(f"a gate named '{name}' is already registered")
-    gate = Gate(name, forward, vjp, pattern)
+    gate = Gate(name, forward, vjp, pattern, forward_into)
     GATES[name] = gate
     return gate
 
@@ -350,12 +365,18 @@ def _tanh(xp, a):
     return out, out
 
 
+def _tanh_into(xp, a):
+    """t = tanh(a), written over a."""
+    xp.tanh(a, out=a)
+    return a, a
+
+
 def _tanh_vjp(xp, g, t, needs):
     """dt/da = 1 - t^2."""
     return (g * (1 - t * t),)
 
 
-TANH = register_gate("tanh", _tanh, _tanh_vjp)
+TANH = register_gate("tanh", _tanh, _tanh_vjp, forward_into=_tanh_into)
 
 
 def _relu(xp, a):
@@ -364,12 +385,18 @@ def _relu(xp, a):
     return out, out
 
 
+def _relu_into(xp, a):
+    """f = max(a, 0), written over a."""
+    xp.maximum(a, 0, out=a)
+    return a, a
+
+
 def _relu_vjp(xp, g, out, needs):
     """df/da = 1 where a > 0, else 0 (the max gate routing against the constant 0)."""
     return (g * (out > 0),)
 
 
-RELU = register_gate("relu", _relu, _relu_vjp, pattern="max routes")
+RELU = register_gate("relu", _relu, _relu_vjp, pattern="max routes", forward_into=_relu_into)
 
 
 def _leaky_relu(xp, a, slope):
@@ -670,6 +697,41 @@ def _linear_vjp(xp, g, saved, needs):
 LINEAR = register_gate("linear", _linear, _linear_vjp)
 
 
+def _fuse_with_linear(activation: Gate) -> Gate:
+    """The gate "linear_<activation>": f = act(x @ U + b), a layer and the elementwise
+    activation after it in one gate, registered as such in the table.
+
+    The activation's own forward and vjp are used, so the values and gradients are
+    exactly those of the two gates in a row, with one graph node instead of two and,
+    where the activation can write over its input, one array fewer.  Options of the
+    activation (leaky_relu's ``slope``, elu's ``alpha``) pass through."""
+
+    def forward(xp, x, weight, bias, **options):
+        z = x @ weight
+        z += bias
+        into = activation.forward_into
+        if into is not None and z.base is None:  # z is ours: overwrite it
+            out, act_saved = into(xp, z, **options)
+        else:
+            out, act_saved = activation.forward(xp, z, **options)
+        return out, (x, weight, act_saved)
+
+    def vjp(xp, g, saved, needs):
+        """The chain rule through the two: upstream -> activation's vjp -> linear's."""
+        x, weight, act_saved = saved
+        (gz,) = activation.vjp(xp, g, act_saved, (True,))
+        return _linear_vjp(xp, gz, (x, weight), needs)
+
+    return register_gate(f"linear_{activation.name}", forward, vjp)
+
+
+# The activations a Linear layer fuses with, by name.
+LINEAR_THEN = {
+    gate.name: _fuse_with_linear(gate)
+    for gate in (RELU, TANH, SIGMOID, LEAKY_RELU, ELU, SOFTPLUS, GELU)
+}
+
+
 # --------------------------------------------------------------------------------------
 # Shape and indexing
 # --------------------------------------------------------------------------------------
@@ -840,16 +902,18 @@ def _squared_error_vjp(xp, g, saved, needs):
 SQUARED_ERROR = register_gate("squared_error", _squared_error, _squared_error_vjp)
 
 
-def _sum_of_squares(xp, *arrays):
-    """f = sum over all the arrays of their squared elements (the L2 penalty's norm),
-    one BLAS dot product per array."""
+def _sum_of_squares(xp, *arrays, scale=1.0):
+    """f = scale x the sum over all the arrays of their squared elements (an L2 penalty
+    with its coefficient), one BLAS dot product per array."""
     total = sum(xp.vdot(a, a) for a in arrays)
-    return xp.asarray(total, dtype=arrays[0].dtype), arrays
+    return xp.asarray(scale * total, dtype=arrays[0].dtype), (arrays, scale)
 
 
-def _sum_of_squares_vjp(xp, g, arrays, needs):
-    """df/da = 2 a for each array."""
-    return tuple((2 * g) * a if need else None for a, need in zip(arrays, needs, strict=True))
+def _sum_of_squares_vjp(xp, g, saved, needs):
+    """df/da = 2 scale a for each array."""
+    arrays, scale = saved
+    factor = (2 * scale) * g
+    return tuple(factor * a if need else None for a, need in zip(arrays, needs, strict=True))
 
 
 SUM_OF_SQUARES = register_gate("sum_of_squares", _sum_of_squares, _sum_of_squares_vjp)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import numbers
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -280,16 +281,18 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 _creation_order = itertools.count()
+_data_of = operator.attrgetter("data")
+_requires_grad_of = operator.attrgetter("requires_grad")
 
 
 def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     """Run ``gate`` forward on the inputs' arrays and, if any input requires a gradient
     and recording is on, remember the gate, inputs and saved values on the output.
 
-    This is the engine's hot path: it is written for speed (no generators, one
-    attribute lookup per switch), and every gate of every network passes through it.
+    This is the engine's hot path: every gate of every network passes through it, so it
+    is written for speed (map over attribute getters, one look-up per switch).
     """
-    arrays = [t.data for t in inputs]
+    arrays = tuple(map(_data_of, inputs))
     first = arrays[0]
     xp = np if first.__class__ is np.ndarray else array_module(first)
     try:
@@ -299,11 +302,11 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
         raise ValueError(f"gate '{gate.name}' cannot combine shapes {shapes}: {error}") from None
     if out.__class__ is not np.ndarray and isinstance(out, np.generic):
         out = np.asarray(out)
-    result = Tensor.__new__(Tensor)
+    result = _new_tensor(Tensor)
     result.data = out
     result.grad = None
-    needs = tuple([t.requires_grad for t in inputs]) if state.grad_enabled else ()
-    if True in needs:
+    needs = tuple(map(_requires_grad_of, inputs))
+    if True in needs and state.grad_enabled:
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
@@ -319,6 +322,23 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
         result._saved = None
     if state.detect_anomaly:
         check_finite(out, gate, "forward", arrays)
+    return result
+
+
+_new_tensor = Tensor.__new__
+
+
+def constant(array: Any) -> Tensor:
+    """A leaf tensor on an array that is already a NumPy (or NumPy-like) numeric array,
+    without :class:`Tensor`'s conversions: for the hot paths that have checked it."""
+    result = _new_tensor(Tensor)
+    result.data = array
+    result.grad = None
+    result.requires_grad = False
+    result._gate = None
+    result._parents = ()
+    result._needs = ()
+    result._saved = None
     return result
 
 
@@ -359,4 +379,4 @@ def _axis(axis: Any) -> Any:
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-__all__ = ["Tensor", "apply", "array_module", "tensor"]
+__all__ = ["Tensor", "apply", "array_module", "constant", "tensor"]

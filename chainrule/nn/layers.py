@@ -8,7 +8,9 @@ import numpy as np
 
 from .. import autodiff as ad
 from ..autodiff import Tensor, apply
-from ..autodiff.gates import LINEAR
+from ..autodiff import gates as G
+from ..autodiff.gates import LINEAR, LINEAR_THEN
+from ..autodiff.tensor import constant
 from .init import RandomSource, as_generator, get_initializer
 from .module import Module, Parameter
 
@@ -21,7 +23,7 @@ def as_input(x: Any, dtype: np.dtype) -> Tensor:
     array = np.asarray(x)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"a layer's input must be numeric, got an array of dtype {array.dtype}")
-    return Tensor(array.astype(dtype, copy=False))
+    return constant(array.astype(dtype, copy=False))
 
 
 class Linear(Module):
@@ -49,7 +51,10 @@ class Linear(Module):
         """The weight matrix U (in_features, out_features)."""
         return self.U
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any, activation: Activation | None = None) -> Tensor:
+        """x @ U + b; with ``activation`` (an elementwise activation module), its value
+        after that activation, computed by one fused gate (same values and gradients
+        as the two in a row)."""
         if x.__class__ is not Tensor or x.data.dtype is not self.U.data.dtype:
             x = as_input(x, self.U.dtype)
         shape = x.data.shape
@@ -59,17 +64,31 @@ class Linear(Module):
                 f"{self.in_features} features in the last axis, got shape {x.shape}"
             )
         if self.b is None:
-            return x @ self.U
-        return apply(LINEAR, x, self.U, self.b)
+            out = x @ self.U
+            return out if activation is None else activation(out)
+        if activation is None:
+            return apply(LINEAR, x, self.U, self.b)
+        fused = None if activation.gate is None else LINEAR_THEN.get(activation.gate.name)
+        if fused is None:  # not one the table fuses: the two gates in a row
+            return activation(apply(LINEAR, x, self.U, self.b))
+        return apply(fused, x, self.U, self.b, **activation.gate_options())
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.b is not None}"
 
 
 class Activation(Module):
-    """An activation gate as a module; ``name`` is its name in model files."""
+    """An activation gate as a module; ``name`` is its name in model files.
+
+    ``gate`` is the elementwise gate it applies (None when it is not one, as softmax
+    and identity), with keyword options ``gate_options()``: a Linear layer can fuse it.
+    """
 
     name = "activation"
+    gate: G.Gate | None = None
+
+    def gate_options(self) -> dict[str, Any]:
+        return {}
 
     def extra_repr(self) -> str:
         return ""
@@ -88,6 +107,7 @@ class Sigmoid(Activation):
     """f(x) = 1 / (1 + e^-x), local gradient (1 - f) f."""
 
     name = "sigmoid"
+    gate = G.SIGMOID
 
     def forward(self, x: Any) -> Tensor:
         return ad.sigmoid(x)
@@ -95,6 +115,7 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     name = "tanh"
+    gate = G.TANH
 
     def forward(self, x: Any) -> Tensor:
         return ad.tanh(x)
@@ -102,6 +123,7 @@ class Tanh(Activation):
 
 class ReLU(Activation):
     name = "relu"
+    gate = G.RELU
 
     def forward(self, x: Any) -> Tensor:
         return ad.relu(x)
@@ -109,9 +131,13 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     name = "leaky_relu"
+    gate = G.LEAKY_RELU
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = negative_slope
+
+    def gate_options(self) -> dict[str, Any]:
+        return {"slope": self.negative_slope}
 
     def forward(self, x: Any) -> Tensor:
         return ad.leaky_relu(x, self.negative_slope)
@@ -122,9 +148,13 @@ class LeakyReLU(Activation):
 
 class ELU(Activation):
     name = "elu"
+    gate = G.ELU
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
+
+    def gate_options(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
 
     def forward(self, x: Any) -> Tensor:
         return ad.elu(x, self.alpha)
@@ -135,6 +165,7 @@ class ELU(Activation):
 
 class Softplus(Activation):
     name = "softplus"
+    gate = G.SOFTPLUS
 
     def forward(self, x: Any) -> Tensor:
         return ad.softplus(x)
@@ -142,6 +173,7 @@ class Softplus(Activation):
 
 class GELU(Activation):
     name = "gelu"
+    gate = G.GELU
 
     def forward(self, x: Any) -> Tensor:
         return ad.gelu(x)

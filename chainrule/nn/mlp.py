@@ -67,17 +67,20 @@ class MLP(Module):
         self.output = output
         self.dropout = float(dropout)
         self.dtype = np.dtype(dtype)
-        self.layers: list[Module] = []
+        layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             hidden_activation = self.activations[i] if i < n_hidden else None
             scheme = init or (
                 "he_uniform" if hidden_activation in _HE_ACTIVATIONS else "glorot_uniform"
             )
-            self.layers.append(Linear(n_in, n_out, init=scheme, rng=rng, dtype=self.dtype))
+            layers.append(Linear(n_in, n_out, init=scheme, rng=rng, dtype=self.dtype))
             if hidden_activation is not None:
-                self.layers.append(make_activation(hidden_activation))
+                layers.append(make_activation(hidden_activation))
                 if self.dropout > 0:
-                    self.layers.append(Dropout(self.dropout, rng=rng))
+                    layers.append(Dropout(self.dropout, rng=rng))
+        self.layers: tuple[Module, ...] = tuple(layers)
+        self._steps_of: tuple[Module, ...] = ()
+        self._steps: list[tuple[Module, Activation | None]] = []
         self.output_layer: Activation = make_activation(output)
 
     @property
@@ -91,9 +94,24 @@ class MLP(Module):
 
     def logits(self, x: Any) -> Tensor:
         """The network up to, not including, the output layer."""
-        for layer in self.layers:
-            x = layer(x)
+        for layer, activation in self._fused_steps():
+            x = layer(x) if activation is None else layer.forward(x, activation)
         return x
+
+    def _fused_steps(self) -> list[tuple[Module, Activation | None]]:
+        """The layers as the forward pass runs them: each Linear paired with the
+        elementwise activation right after it, which it computes in one fused gate."""
+        if self._steps_of is not self.layers:
+            steps: list[tuple[Module, Activation | None]] = []
+            for layer in self.layers:
+                previous = steps[-1] if steps else None
+                fusable = isinstance(layer, Activation) and layer.gate is not None
+                if fusable and previous and isinstance(previous[0], Linear) and not previous[1]:
+                    steps[-1] = (previous[0], layer)
+                else:
+                    steps.append((layer, None))
+            self._steps, self._steps_of = steps, self.layers
+        return self._steps
 
     def forward(self, x: Any) -> Tensor:
         return self.output_layer(self.logits(x))

@@ -48,7 +48,11 @@ class Module:
 
     # Discovery ---------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The modules held in attributes (or lists/tuples in them); attributes named
+        with a leading underscore are private caches and are not searched."""
         for name, value in vars(self).items():
+            if name[0] == "_":
+                continue
             if isinstance(value, Module):
                 yield name, value
             elif isinstance(value, (list, tuple)):

@@ -195,6 +195,30 @@ def test_getitem_gate(index):
     assert_gradients_match(lambda a: a[index] * weights, x)
 
 
+FUSABLE = {
+    "relu": {},
+    "tanh": {},
+    "sigmoid": {},
+    "leaky_relu": {"slope": 0.1},
+    "elu": {"alpha": 0.7},
+    "softplus": {},
+    "gelu": {},
+}
+
+
+@pytest.mark.parametrize("activation", sorted(FUSABLE))
+@pytest.mark.parametrize("x_shape", [(5, 3), (3,), (2, 4, 3)])
+def test_linear_activation_gate(activation, x_shape):
+    """act(x @ U + b) in one gate; the bias of +-1 keeps x @ U + b away from relu's kink."""
+    rng = np.random.default_rng(9)
+    x, u = rng.normal(size=x_shape) * 0.2, rng.normal(size=(3, 4)) * 0.2
+    b = np.where(rng.random(4) < 0.5, -1.0, 1.0)
+    options = FUSABLE[activation]
+    assert_gradients_match(
+        lambda x, u, b: cr.linear_activation(x, u, b, activation, **options), x, u, b
+    )
+
+
 def test_concatenate_and_stack():
     rng = np.random.default_rng(4)
     a, b, c = rng.normal(size=(2, 3)), rng.normal(size=(4, 3)), rng.normal(size=(2, 3))
@@ -208,6 +232,12 @@ def test_sum_of_squares_gate():
     rng = np.random.default_rng(8)
     a, b = rng.normal(size=(3, 4)), rng.normal(size=(5,))
     assert_gradients_match(cr.autodiff.functional.sum_of_squares, a, b)
+    assert_gradients_match(
+        lambda a, b: cr.autodiff.functional.sum_of_squares(a, b, scale=0.3), a, b
+    )
+    assert cr.autodiff.functional.sum_of_squares(a, scale=0.3).item() == pytest.approx(
+        0.3 * (a**2).sum()
+    )
     assert cr.autodiff.functional.sum_of_squares(a, b).item() == pytest.approx(
         (a**2).sum() + (b**2).sum()
     )
@@ -245,7 +275,7 @@ def test_every_registered_gate_is_checked_here():
     covered |= {"leaky_relu", "elu", "softplus", "gelu", "clip", "astype"}
     covered |= {"reshape", "transpose", "getitem", "concatenate", "stack", "where"}
     covered |= {"softmax_cross_entropy", "sigmoid_binary_cross_entropy", "squared_error"}
-    covered |= {"sum_of_squares"}
+    covered |= {"sum_of_squares"} | {f"linear_{name}" for name in FUSABLE}
     assert set(GATES) <= covered, sorted(set(GATES) - covered)
 
 

@@ -38,6 +38,31 @@ def test_one_activation_per_hidden_layer_and_bad_configurations():
         nn.MLP([3, 2], output="softmin")
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"])
+def test_fused_layers_give_the_values_and_gradients_of_the_layers_in_a_row(activation):
+    """logits() runs each Linear and its activation as one gate; running the same
+    modules one by one (two gates each) must give the same numbers."""
+    rng = np.random.default_rng(4)
+    model = nn.MLP([4, 6, 5, 3], activation=activation, dropout=0.0, seed=2, dtype="float64")
+    X = rng.normal(size=(8, 4))
+    weights = rng.normal(size=(8, 3))
+
+    fused = model.logits(X)
+    gates = [n.gate.name for n in cr.autodiff.backward.topological_order(fused)]
+    assert gates == [f"linear_{activation}", f"linear_{activation}", "linear"]
+    (fused * weights).sum().backward()
+    fused_grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    x = X
+    for layer in model.layers:
+        x = layer(x)
+    (x * weights).sum().backward()
+
+    np.testing.assert_allclose(fused.data, x.data, rtol=1e-14, atol=1e-15)
+    for got, want in zip(fused_grads, [p.grad for p in model.parameters()], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 def test_linear_computes_x_U_plus_b():
     layer = nn.Linear(3, 2, rng=0, dtype="float64")
     x = np.arange(6.0).reshape(2, 3)
