@@ -1,5 +1,9 @@
 """Callbacks: hooks that the fit loop calls at the start, after each batch and epoch,
-and at the end.  A callback may stop training by setting ``state.stop_training``."""
+and at the end.  A callback may stop training by setting ``state.stop_training``.
+
+Each batch: forward, ``backward()``, ``on_backward_end`` (the batch's gradients are in
+``p.grad``), the optimizer step (which releases them), ``on_batch_end`` (the updated
+weights; no gradients)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,11 @@ if TYPE_CHECKING:
 class Callback:
     def on_train_begin(self, state: TrainingState) -> None: ...
 
-    def on_batch_end(self, state: TrainingState, batch: int, loss: float) -> None: ...
+    def on_backward_end(self, state: TrainingState, batch: int) -> None:
+        """After backward, before the update: read gradients here."""
+
+    def on_batch_end(self, state: TrainingState, batch: int, loss: float) -> None:
+        """After the update, with the batch's loss."""
 
     def on_epoch_end(self, state: TrainingState, epoch: int, logs: dict[str, float]) -> None: ...
 

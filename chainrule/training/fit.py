@@ -194,6 +194,7 @@ def fit(
     was_training = model.training
     model.train()
     optimizer.zero_grad()  # no gradient left over from before fit() joins the first step
+    reads_gradients = [c for c in callbacks if _overrides(c, "on_backward_end")]
     try:
         with _graceful_interrupt() as interrupt:
             for epoch in range(1, epochs + 1):
@@ -201,12 +202,15 @@ def fit(
                 for batch_index, batch in enumerate(loader):
                     batch_loss = compute(*batch)
                     batch_loss.backward()
-                    optimizer.step()
+                    for callback in reads_gradients:
+                        callback.on_backward_end(state, batch_index)
+                    # the gradients are dropped as they are used (their memory is the
+                    # update's work space): nothing of this batch outlives the step
+                    optimizer.step(release_grads=True)
                     value = batch_loss.item()
                     display.batch_done(len(batch[0]), value)
-                    for callback in callbacks:  # they may read this batch's gradients
+                    for callback in callbacks:
                         callback.on_batch_end(state, batch_index, value)
-                    optimizer.zero_grad()  # free the gradients before the next forward
                     if interrupt["interrupted"] or state.stop_training:
                         break
                 logs = {"loss": display.loss_sum / max(display.samples, 1)}
@@ -233,6 +237,10 @@ def fit(
     for callback in callbacks:
         callback.on_train_end(state)
     return history
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
 def _metric_logs(model, named_metrics, X, y, X_val, y_val) -> dict[str, float]:

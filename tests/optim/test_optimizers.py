@@ -6,6 +6,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import optim
+from chainrule.optim import optimizers
 
 rng = np.random.default_rng(0)
 GRADS = [rng.normal(size=(3, 2)) for _ in range(5)]
@@ -13,14 +14,21 @@ THETA0 = rng.normal(size=(3, 2))
 
 
 def run(make_optimizer, grads=GRADS, schedule=None):
-    p = cr.nn.Parameter(THETA0.copy(), dtype="float64")
-    opt = make_optimizer([p])
-    for t, g in enumerate(grads):
-        if schedule is not None:
-            opt.lr = schedule(t)
-        p.grad = g.copy()
-        opt.step()
-    return p.data
+    """The parameter after the steps, checked to be the same whether the gradients are
+    kept or released (when the update may work in the gradient's own array)."""
+    results = []
+    for release in (False, True):
+        p = cr.nn.Parameter(THETA0.copy(), dtype="float64")
+        opt = make_optimizer([p])
+        for t, g in enumerate(grads):
+            if schedule is not None:
+                opt.lr = schedule(t)
+            p.grad = g.copy()
+            opt.step(release_grads=release)
+            assert (p.grad is None) == release
+        results.append(p.data)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-15, atol=0)
+    return results[0]
 
 
 def test_plain_sgd_is_the_notes_update_with_a_changing_step_size():
@@ -82,6 +90,118 @@ def test_float32_parameters_stay_float32_and_are_updated_in_place():
         p.grad = np.full(4, 0.5, dtype=np.float32)
         opt.step()
         assert p.data is data and p.data.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, 0.1),
+        lambda ps: optim.SGD(ps, 0.1, momentum=0.9, nesterov=True),
+        lambda ps: optim.Adam(ps),
+        lambda ps: optim.RMSprop(ps),
+    ],
+)
+def test_released_gradients_still_seen_elsewhere_are_never_overwritten(make, monkeypatch):
+    """A gradient the caller still holds, a view, or one array shared by two parameters
+    (the add gate hands both inputs the same gradient) is read, not used as work space."""
+    monkeypatch.setattr(optimizers, "GROUP_LIMIT", 0)  # the per-parameter update
+    a, b, c = (cr.nn.Parameter(np.ones((3, 2))) for _ in range(3))
+    held = np.full((3, 2), 0.5)
+    shared = np.full((3, 2), 0.25)
+    base = np.full((6, 2), 0.75)
+    a.grad, b.grad, c.grad = held, shared, base[:3]
+    d = cr.nn.Parameter(np.ones((3, 2)))
+    d.grad = shared
+    make([a, b, c, d]).step(release_grads=True)
+    np.testing.assert_array_equal(held, 0.5)
+    np.testing.assert_array_equal(shared, 0.25)
+    np.testing.assert_array_equal(base, 0.75)
+    assert a.grad is b.grad is c.grad is d.grad is None
+
+
+def test_a_gradient_nothing_else_holds_becomes_the_work_space():
+    """The point of release_grads: no separate work buffer is made for the update."""
+    p = cr.nn.Parameter(np.ones((3, 2)))
+    p.grad = np.full((3, 2), 0.5)
+    opt = optim.SGD([p], 0.1)
+    opt.step(release_grads=True)
+    assert opt.scratch == [None]
+    p.grad = np.full((3, 2), 0.5)
+    opt.step()
+    assert opt.scratch[0] is not None
+    np.testing.assert_allclose(p.data, 0.9)
+
+
+MAKERS = {
+    "sgd": lambda ps: optim.SGD(ps, 0.1),
+    "sgd-nesterov-decay": lambda ps: optim.SGD(
+        ps, 0.1, momentum=0.9, nesterov=True, weight_decay=0.01
+    ),
+    "adam": lambda ps: optim.Adam(ps, 0.01, weight_decay=0.1),
+    "adamw": lambda ps: optim.AdamW(ps, 0.01),
+    "rmsprop": lambda ps: optim.RMSprop(ps, 0.01),
+}
+
+
+def _layer_params():
+    r = np.random.default_rng(7)
+    return [
+        cr.nn.Parameter(r.normal(size=shape), dtype="float64") for shape in [(4, 3), (3,), (3, 2)]
+    ]
+
+
+def _train(make, steps, missing_at=None):
+    """Parameters and optimizer after `steps` steps of known gradients; at step
+    `missing_at` the second parameter has no gradient (the per-parameter path)."""
+    params = _layer_params()
+    data = [p.data for p in params]
+    opt = make(params)
+    r = np.random.default_rng(8)
+    for t in range(steps):
+        for p in params:
+            p.grad = r.normal(size=p.data.shape)
+        if t == missing_at:
+            params[1].grad = None
+        opt.step(release_grads=t % 2 == 1)
+    assert all(p.data is d for p, d in zip(params, data, strict=True))  # updated in place
+    return params, opt
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_small_parameter_sets_updated_as_one_vector_match_the_per_parameter_rule(name, monkeypatch):
+    grouped, opt = _train(MAKERS[name], 6, missing_at=3)
+    # the flat path was taken, except by plain SGD (two calls a parameter: not worth it)
+    assert (opt._group is not None) == (name != "sgd")
+    monkeypatch.setattr(optimizers, "GROUP_LIMIT", 0)
+    single, single_opt = _train(MAKERS[name], 6, missing_at=3)
+    assert single_opt._group is None
+    for a, b in zip(grouped, single, strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-14, atol=1e-15)
+    state, single_state = opt.state_dict(), single_opt.state_dict()
+    for key, buffers in state["buffers"].items():
+        for a, b in zip(buffers, single_state["buffers"][key], strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd-nesterov-decay", "rmsprop"])
+def test_a_loaded_state_continues_the_grouped_update(name):
+    first, opt = _train(MAKERS[name], 3)
+    params = _layer_params()
+    for p, q in zip(params, first, strict=True):
+        p.data[...] = q.data
+    resumed = MAKERS[name](params)
+    resumed.load_state_dict(opt.state_dict())
+    r = np.random.default_rng(9)
+    for _ in range(2):
+        grads = [r.normal(size=p.data.shape) for p in params]
+        for p, q, g in zip(params, first, grads, strict=True):
+            p.grad, q.grad = g, g.copy()
+        resumed.step()
+        opt.step()
+    for p, q in zip(params, first, strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-14)
 
 
 def test_parameters_without_gradient_are_left_alone_and_zero_grad_resets():

@@ -148,7 +148,7 @@ def test_training_stays_float32_end_to_end():
     seen = []
 
     class DtypeProbe(Callback):
-        def on_batch_end(self, state, batch, loss):
+        def on_backward_end(self, state, batch):
             seen.extend(p.grad.dtype for p in state.model.parameters())
 
     cr.fit(
