@@ -24,7 +24,6 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
@@ -35,7 +34,7 @@ from .autodiff import Tensor, apply
 from .autodiff.gates import SUM_OF_SQUARES
 from .nn import MLP, Linear, Loss, get_loss, objective
 from .optim import SGD, Adam
-from .training import Callback, fit
+from .training import Callback, fit, metrics
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 _EXTRA_ACTIVATIONS = ("sigmoid", "leaky_relu", "elu", "softplus", "gelu")
@@ -60,8 +59,8 @@ class _Penalized(Loss):
         if self.alpha:
             # n counts samples as sample_weight does, so weight 2 equals a repeated row
             n = prediction.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-            penalty = apply(SUM_OF_SQUARES, *self.weights)  # one gate for all the U's
-            loss = loss + penalty * (self.alpha / (2.0 * n))
+            # one gate for all the U's, coefficient included
+            loss = loss + apply(SUM_OF_SQUARES, *self.weights, scale=self.alpha / (2.0 * n))
         return loss
 
 
@@ -624,9 +623,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
 
     def _score_network(self, X, y) -> float:
-        return accuracy_score(
-            y, self._predict_from_outputs(self.network_.predict(X).astype(np.float64))
-        )
+        """Accuracy (exact match of every label, for multilabel), as scikit-learn's
+        accuracy_score, computed directly: it runs after every epoch."""
+        predicted = self._predict_from_outputs(self.network_.predict(X).astype(np.float64))
+        hits = predicted == y
+        return float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
 
     def _predict_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
         if self._multilabel:
@@ -677,7 +678,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _score_network(self, X, y) -> float:
-        return r2_score(y, self.network_.predict(X).astype(np.float64).reshape(np.shape(y)))
+        """R^2 averaged over outputs, as scikit-learn's r2_score (chainrule's metric has
+        the same definition, without its per-call validation: it runs every epoch)."""
+        return metrics.r2_score(y, self.network_.predict(X))
 
     def predict(self, X) -> np.ndarray:
         outputs = self._outputs(X)

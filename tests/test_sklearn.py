@@ -220,6 +220,33 @@ def test_early_stopping_restores_the_best_validation_weights():
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
+@pytest.mark.parametrize("task", ["strings", "multilabel", "regression", "two_outputs"])
+def test_validation_scores_are_scikit_learns_accuracy_and_r2(task):
+    """The per-epoch validation score is computed without scikit-learn's metrics (they
+    cost a millisecond a call); the restored best weights must score the same by them."""
+    from sklearn.metrics import accuracy_score, r2_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    if task == "strings":
+        y = np.array(["low", "mid", "high"])[np.digitize(X[:, 0], [-0.5, 0.5])]
+    elif task == "multilabel":
+        y = (X[:, :3] > 0).astype(int)
+    elif task == "regression":
+        y = X @ rng.normal(size=4) + 0.1 * rng.normal(size=120)
+    else:
+        y = X[:, :2] * 2.0 - X[:, 2:]
+    Estimator = MLPRegressor if task in ("regression", "two_outputs") else MLPClassifier
+    model = Estimator(hidden_layer_sizes=(8,), early_stopping=True, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X[:80], y[:80], X_val=X[80:], y_val=y[80:])
+    metric = r2_score if Estimator is MLPRegressor else accuracy_score
+    assert model.best_validation_score_ == pytest.approx(
+        metric(y[80:], model.predict(X[80:])), abs=1e-12
+    )
+
+
 def test_pipeline_grid_search_cross_val_score_clone():
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=200, random_state=0))

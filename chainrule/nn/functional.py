@@ -68,7 +68,9 @@ def _targets_like(target: Any, output: Tensor, loss: str, hint: str = "") -> np.
         raise LossInputError(
             f"{loss} needs targets shaped like the output {output.shape}, got {y.shape}{hint}"
         )
-    if not np.all(np.isfinite(y)):
+    # a sum is finite only if every value is: one reduction, no mask, in the usual case
+    finite_sum = y.dtype.kind != "f" or np.isfinite(np.add.reduce(y, axis=None))
+    if not finite_sum and not np.isfinite(y).all():
         raise LossInputError(f"{loss}: targets contain NaN or inf")
     return y.astype(output.dtype, copy=False)
 
@@ -77,9 +79,11 @@ def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.
     """Class indices (N,) checked against the number of classes, or probability rows
     (N, M) (one-hot included)."""
     y = target.data if isinstance(target, Tensor) else target
-    fast = type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == n_samples
-    if fast and y.size and y.min() >= 0 and y.max() < n_classes:
-        return y  # the common case, checked with two reductions
+    if y.__class__ is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == n_samples:
+        # the common case in one reduction: seen as unsigned, a negative label is huge
+        unsigned = y.view(f"u{y.dtype.itemsize}")
+        if y.size and unsigned.max() < n_classes:
+            return y
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and n_classes != 1:
         y = y[:, 0]
@@ -119,12 +123,15 @@ def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor
     """Softmax cross-entropy on logits z (N, M): -(1/N) sum_i log softmax(z_i)[y_i], with
     ``target`` class indices (N,) or probability rows (N, M).  Gradient: (softmax(z) - y)/N."""
     z = _tensor(logits)
-    if z.ndim != 2:
-        raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {z.shape}")
-    y = class_targets(target, z.shape[0], z.shape[1], "cross_entropy")
+    shape = z.data.shape
+    if len(shape) != 2:
+        raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {shape}")
+    y = class_targets(target, shape[0], shape[1], "cross_entropy")
     if y.ndim == 2:
         y = y.astype(z.dtype)
-    shares = _sample_shares(sample_weight, z.shape[0], z.dtype)
+    shares = 1.0 / shape[0] if sample_weight is None and shape[0] else None
+    if shares is None:
+        shares = _sample_shares(sample_weight, shape[0], z.dtype)
     return apply(G.SOFTMAX_CROSS_ENTROPY, z, target=y, weights=shares)
 
 
@@ -219,7 +226,7 @@ def _weighted_mean(per_sample: Tensor, sample_weight: Any) -> Tensor:
 
 
 def _check_unit_interval(y: np.ndarray, loss: str) -> None:
-    if np.any((y < 0) | (y > 1)):
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
         raise LossInputError(f"{loss}: targets must lie in [0, 1] (0/1 labels or probabilities)")
 
 

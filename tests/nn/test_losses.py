@@ -123,6 +123,14 @@ def test_class_labels_out_of_range_are_named():
         F.cross_entropy(np.zeros((4, 3)), np.array([0, 1, 3, 2]))
     with pytest.raises(LossInputError, match="class label -1 at row 0"):
         F.cross_entropy(np.zeros((2, 3)), np.array([-1, 0]))
+    narrow = [
+        (np.array([0, -2], dtype=np.int32), "class label -2 at row 1"),
+        (np.array([1, 0, 5, 0], dtype=np.int8)[::2], "class label 5 at row 1"),  # strided
+    ]
+    for labels, message in narrow:
+        with pytest.raises(LossInputError, match=message):
+            F.cross_entropy(np.zeros((2, 2)), labels)
+    assert F.cross_entropy(np.zeros((2, 3)), np.array([2, 0], dtype=np.uint8)).item() > 0
     with pytest.raises(LossInputError, match="whole numbers"):
         F.cross_entropy(np.zeros((2, 3)), np.array([0.5, 1.0]))
 
