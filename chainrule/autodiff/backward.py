@@ -69,7 +69,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 def _seed(root: Any, gradient: Any) -> Any:
     data = root.data
     if gradient is None and data.__class__ is np.ndarray and data.shape == ():
-        return np.ones((), dtype=data.dtype)  # the usual case: a scalar loss
+        return np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(

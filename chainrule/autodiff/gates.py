@@ -852,8 +852,8 @@ def _softmax_cross_entropy_vjp(xp, g, saved, needs):
     """dCE/dz_i = w_i (softmax(z_i) - y_i): the notes' (y_hat - y) / N when w_i = 1/N."""
     log_p, target, weights = saved
     grad = xp.exp(log_p)
-    if target.ndim == 1:
-        grad[xp.arange(len(target)), target] -= 1
+    if target.ndim == 1:  # minus the one-hot rows, made by one comparison
+        grad -= target[:, None] == xp.arange(grad.shape[1])
     else:
         grad = grad * target.sum(axis=1, keepdims=True) - target
     grad *= g * weights if isinstance(weights, float) else (g * weights)[:, None]
