@@ -1,4 +1,4 @@
-"""Engine overhead: chainrule beside PyTorch eager (CPU), HIPS autograd and hand-written NumPy.
+"""Engine overhead: chainrule beside PyTorch eager (CPU), HIPS autograd, JAX and hand-written NumPy.
 
 Workloads (tiny arrays, so only per-operation bookkeeping counts):
   op        one elementwise gate forward + backward, averaged over a chain of 20 gates
@@ -6,6 +6,9 @@ Workloads (tiny arrays, so only per-operation bookkeeping counts):
   net-b1    one training step of the notes' 3-5-4-2 network (tanh, tanh, softmax
             cross-entropy, SGD update) at batch 1
   net-b32   the same at batch 32
+
+JAX compiles the whole step with jit (float64 enabled, as the others); it has no "op"
+figure, since a jit-compiled chain is one fused kernel, not a chain of operations.
 
 Each peer runs in its own process; peers are interleaved (A B C A B C ...) for --rounds
 rounds, and the table shows the median (min-max) across rounds, in microseconds, with
@@ -154,6 +157,41 @@ def run_autograd(args=None) -> dict[str, float]:
     return results
 
 
+def run_jax(args=None) -> dict[str, float]:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    results = {}
+    for batch in (1, 32):
+        x, y, ws, bs = _data(batch)
+        onehot = jnp.eye(SIZES[-1])[y]
+
+        def loss(params, x, onehot):
+            u1, b1, u2, b2, u3, b3 = params
+            h = jnp.tanh(x @ u1 + b1)
+            h = jnp.tanh(h @ u2 + b2)
+            log_p = jax.nn.log_softmax(h @ u3 + b3)
+            return -jnp.sum(log_p * onehot) / x.shape[0]
+
+        @jax.jit
+        def train_step(params, x, onehot):
+            grads = jax.grad(loss)(params, x, onehot)
+            return [p - 0.1 * g for p, g in zip(params, grads, strict=True)]
+
+        state = {"params": [jnp.asarray(a) for pair in zip(ws, bs, strict=True) for a in pair]}
+        xj = jnp.asarray(x)
+
+        def step(state=state, xj=xj, onehot=onehot, train_step=train_step):
+            state["params"] = train_step(state["params"], xj, onehot)
+            jax.block_until_ready(state["params"])
+
+        step()  # compile
+        results[f"net-b{batch}"] = _time_us(step)
+    return results
+
+
 def run_numpy(args=None) -> dict[str, float]:
     """Hand-written forward and backward: the floor for the network step."""
     import numpy as np
@@ -205,6 +243,7 @@ RUNNERS = {
     "chainrule": run_chainrule,
     "torch": run_torch,
     "autograd": run_autograd,
+    "jax": run_jax,
     "numpy": run_numpy,
 }
 

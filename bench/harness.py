@@ -26,6 +26,8 @@ def thread_env(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
+    if threads == 1:  # XLA (JAX) has its own thread pool
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     return env
 
 

@@ -29,13 +29,17 @@ import harness
 import train_mlp
 
 GROUPS = {
-    "engine": (["chainrule", "torch", "autograd", "numpy"], engine_overhead.WORKLOADS, "us"),
+    "engine": (
+        ["chainrule", "torch", "autograd", "jax", "numpy"],
+        engine_overhead.WORKLOADS,
+        "us",
+    ),
     "train": (
-        ["chainrule", "torch", "sklearn", "numpy"],
+        ["chainrule", "torch", "sklearn", "jax", "numpy"],
         [f"epoch-{w}" for w in train_mlp.WORKLOADS],
         "ms",
     ),
-    "memory": (["chainrule", "torch", "sklearn", "numpy"], ["epoch-sgd-peak"], "MB"),
+    "memory": (["chainrule", "torch", "sklearn", "jax", "numpy"], ["epoch-sgd-peak"], "MB"),
     "fit": (["chainrule", "sklearn"], None, "s"),
 }
 FIT_DATASETS = ["digits", "iris", "wine", "breast_cancer", "diabetes", "mnist5k"]
@@ -144,7 +148,7 @@ def main() -> None:
                 rows.append(workload)
     peers_seen = [
         p
-        for p in ["chainrule", "torch", "sklearn", "autograd", "numpy"]
+        for p in ["chainrule", "torch", "sklearn", "autograd", "jax", "numpy"]
         if any(p in samples[w] for w in rows)
     ]
     table = {}

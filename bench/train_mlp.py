@@ -1,7 +1,8 @@
 """One training epoch of a 784-256-128-10 ReLU network, softmax cross-entropy, batch 128,
 on synthetic MNIST-shaped float32 data (60,000 x 784, 10 classes), with SGD and with Adam:
 chainrule (through cr.fit) beside PyTorch eager (CPU), scikit-learn's MLPClassifier
-(max_iter=1) and a hand-written NumPy forward/backward loop (in-place updates).
+(max_iter=1), JAX (the whole step, update included, compiled with jit) and a hand-written
+NumPy forward/backward loop (in-place updates).
 
 Each peer runs in its own process, peers interleaved over rounds; each figure is the
 best of two timed epochs after a warm-up epoch on a slice.  Lower is better.
@@ -98,6 +99,57 @@ def sklearn_epoch(name: str, threads: int) -> Epoch:
     return lambda X, y: model.fit(X, y)
 
 
+def jax_epoch(name: str, threads: int) -> Epoch:
+    """The whole training step (forward, gradient, SGD or Adam update) in one jit."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    params = []
+    for a, b in itertools.pairwise(SIZES):
+        limit = np.sqrt(6.0 / a)
+        weights = rng.uniform(-limit, limit, (a, b)).astype(np.float32)
+        params += [jnp.asarray(weights), jnp.zeros(b, jnp.float32)]
+    lr, b1, b2, eps = LR[name], 0.9, 0.999, 1e-8
+
+    def loss(params, xb, yb):
+        u1, c1, u2, c2, u3, c3 = params
+        h = jax.nn.relu(xb @ u1 + c1)
+        h = jax.nn.relu(h @ u2 + c2)
+        log_p = jax.nn.log_softmax(h @ u3 + c3)
+        return -jnp.mean(jnp.take_along_axis(log_p, yb[:, None], axis=1))
+
+    @jax.jit
+    def step(params, state, xb, yb):
+        grads = jax.grad(loss)(params, xb, yb)
+        if name == "sgd":
+            return [p - lr * g for p, g in zip(params, grads, strict=True)], state
+        m, v, t = state
+        t = t + 1
+        m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads, strict=True)]
+        v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads, strict=True)]
+        scale = lr * jnp.sqrt(1 - b2**t) / (1 - b1**t)
+        params = [
+            p - scale * mi / (jnp.sqrt(vi) + eps) for p, mi, vi in zip(params, m, v, strict=True)
+        ]
+        return params, (m, v, t)
+
+    zeros = [jnp.zeros_like(p) for p in params]
+    held = {"params": params, "state": (zeros, list(zeros), jnp.float32(0))}
+
+    def epoch(X, y):
+        y = y.astype(np.int32)
+        order = np.random.default_rng(0).permutation(len(X))
+        params, state = held["params"], held["state"]
+        for start in range(0, len(X), BATCH):
+            index = order[start : start + BATCH]
+            params, state = step(params, state, X[index], y[index])
+        jax.block_until_ready(params)
+        held["params"], held["state"] = params, state
+
+    return epoch
+
+
 def numpy_epoch(name: str, threads: int) -> Epoch:
     """Hand-written forward and backward, in-place updates: the floor to reach."""
     rng = np.random.default_rng(0)
@@ -156,6 +208,7 @@ EPOCHS = {
     "chainrule": chainrule_epoch,
     "torch": torch_epoch,
     "sklearn": sklearn_epoch,
+    "jax": jax_epoch,
     "numpy": numpy_epoch,
 }
 
