@@ -240,7 +240,9 @@ def fit(
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
+    """Whether the callback defines ``hook`` itself (the base class's does nothing)."""
+    defined = getattr(type(callback), hook, None)
+    return defined is not None and defined is not getattr(Callback, hook)
 
 
 def _metric_logs(model, named_metrics, X, y, X_val, y_val) -> dict[str, float]:

@@ -175,6 +175,41 @@ def _overfitting_setup():
     return model, X, y, X_val, y_val
 
 
+def test_callbacks_see_gradients_after_backward_and_updated_weights_after_the_step():
+    model, X, y, _, _ = _overfitting_setup()
+    seen = []
+
+    class Probe(Callback):
+        def on_backward_end(self, state, batch):
+            grads = [p.grad for p in state.model.parameters()]
+            seen.append(("backward", all(g is not None and np.isfinite(g).all() for g in grads)))
+            self.before = [p.data.copy() for p in state.model.parameters()]
+
+        def on_batch_end(self, state, batch, loss):
+            params = state.model.parameters()
+            moved = any(
+                not np.array_equal(p.data, b) for p, b in zip(params, self.before, strict=True)
+            )
+            seen.append(("batch", moved and all(p.grad is None for p in params)))
+
+    class DuckTyped:  # the four original hooks, no base class: still accepted
+        batches = 0
+
+        def on_train_begin(self, state): ...
+
+        def on_batch_end(self, state, batch, loss):
+            self.batches += 1
+
+        def on_epoch_end(self, state, epoch, logs): ...
+
+        def on_train_end(self, state): ...
+
+    duck = DuckTyped()
+    opt = optim.SGD(model.parameters(), 0.1)
+    cr.fit(model, "cross_entropy", opt, X, y, epochs=1, batch_size=20, callbacks=[Probe(), duck])
+    assert seen == [("backward", True), ("batch", True)] * 3 and duck.batches == 3
+
+
 def test_early_stopping_restores_the_best_weights():
     model, X, y, X_val, y_val = _overfitting_setup()
     stopper = EarlyStopping(patience=3)
