@@ -70,7 +70,7 @@ def run_chainrule(args=None) -> dict[str, float]:
         # through the public API: the notes' network as an MLP, its loss, an optimizer
         model = cr.nn.MLP(SIZES, activation="tanh", output="softmax", dtype="float64")
         for layer, w, b in zip(model.linear_layers, ws, bs, strict=True):
-            layer.U.data, layer.b.data = w.copy(), b.copy()
+            layer.U.data[...], layer.b.data[...] = w, b  # in place: one parameter array
         compute = cr.nn.objective(model, "cross_entropy")
         optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
 

@@ -260,8 +260,8 @@ class _BaseMLP(BaseEstimator):
         factor = 2.0 if activation == "logistic" else 6.0
         for layer in network.linear_layers:
             bound = np.sqrt(factor / (layer.in_features + layer.out_features))
-            layer.U.data = rng.uniform(-bound, bound, layer.U.shape).astype(dtype)
-            layer.b.data = rng.uniform(-bound, bound, layer.b.shape).astype(dtype)
+            layer.U.data[...] = rng.uniform(-bound, bound, layer.U.shape)
+            layer.b.data[...] = rng.uniform(-bound, bound, layer.b.shape)
         return network
 
     def _loss(self, network: MLP) -> Loss:
@@ -447,7 +447,7 @@ class _BaseMLP(BaseEstimator):
         def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             offset = 0
             for p, shape, size in zip(params, shapes, sizes, strict=True):
-                p.data = theta[offset : offset + size].reshape(shape).copy()
+                p.data[...] = theta[offset : offset + size].reshape(shape)
                 p.grad = None
                 offset += size
             loss = compute(X, targets, weights)

@@ -82,6 +82,7 @@ class MLP(Module):
         self._steps_of: tuple[Module, ...] = ()
         self._steps: list[tuple[Module, Activation | None]] = []
         self.output_layer: Activation = make_activation(output)
+        self.flatten_parameters()  # one array: one optimizer call per operation
 
     @property
     def U(self) -> list[Parameter]:

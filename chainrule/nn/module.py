@@ -79,6 +79,24 @@ class Module:
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
+    def flatten_parameters(self) -> np.ndarray | None:
+        """Lay the parameters end to end in one array, each parameter's ``data`` becoming
+        a view of its part (values unchanged), and return that array; None when they do
+        not share a dtype.  An optimizer then updates them all with one NumPy call per
+        operation.  Rebinding a parameter's ``data`` undoes it, harmlessly: in-place
+        writes (``load_state_dict``, ``p.data[...] = v``) keep it."""
+        params = self.parameters()
+        if not params or len({p.dtype for p in params}) != 1:
+            return None
+        flat = np.empty(sum(p.size for p in params), dtype=params[0].dtype)
+        offset = 0
+        for p in params:
+            part = flat[offset : offset + p.size].reshape(p.shape)
+            part[...] = p.data
+            p.data = part
+            offset += p.size
+        return flat
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
@@ -117,7 +135,7 @@ class Module:
         if problems:
             raise StateDictError("load_state_dict: " + "; ".join(problems))
         for name, p in own.items():
-            p.data = np.array(state[name], dtype=p.dtype)  # a copy, in the parameter's dtype
+            p.data[...] = state[name]  # copied into the parameter's array, in its dtype
 
     # Inference ---------------------------------------------------------------------------
     @contextmanager

@@ -18,6 +18,7 @@ The step size eps(t) is the optimizer's ``lr`` attribute; a schedule changes it.
 from __future__ import annotations
 
 import itertools
+import operator
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor
+
+_data_of = operator.attrgetter("data")
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
@@ -42,27 +45,47 @@ _SOLE_REFERENCE = _sole_reference_count()
 
 
 class _Group:
-    """The parameters laid end to end: each one's slice of a flat vector."""
+    """The parameters laid end to end: each one's slice of a flat vector.  When their
+    arrays already are consecutive parts of one array (``Module.flatten_parameters``),
+    that array is the vector; otherwise values are copied in and out around a step."""
 
     def __init__(self, params: list[Tensor]) -> None:
-        self.shapes = [p.data.shape for p in params]
-        self.dtype = params[0].data.dtype
-        bounds = [0, *itertools.accumulate(p.data.size for p in params)]
+        self.arrays = [p.data for p in params]
+        self.shapes = [a.shape for a in self.arrays]
+        self.dtype = self.arrays[0].dtype
+        bounds = [0, *itertools.accumulate(a.size for a in self.arrays)]
         self.slices = [slice(a, b) for a, b in itertools.pairwise(bounds)]
-        self.theta = np.empty(bounds[-1], dtype=self.dtype)
+        shared = _shared_base(self.arrays, bounds)
+        self.shared = shared is not None
+        self.theta = shared if shared is not None else np.empty(bounds[-1], dtype=self.dtype)
         self.theta_parts = self.parts(self.theta)
         self.work: np.ndarray | None = None
         self.buffers: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
 
     def fits(self, params: list[Tensor]) -> bool:
-        return all(
-            p.data.shape == shape and p.data.dtype == self.dtype
-            for p, shape in zip(params, self.shapes, strict=True)
-        )
+        """Whether the parameters still hold the arrays this group was made from."""
+        arrays = self.arrays
+        return len(params) == len(arrays) and all(map(operator.is_, map(_data_of, params), arrays))
 
     def parts(self, flat: np.ndarray) -> list[np.ndarray]:
         """Each parameter's part of ``flat``, as views of its shape."""
         return [flat[s].reshape(shape) for s, shape in zip(self.slices, self.shapes, strict=True)]
+
+
+def _shared_base(arrays: list[np.ndarray], bounds: list[int]) -> np.ndarray | None:
+    """The 1-D array whose consecutive parts ``arrays`` are, exactly covering it, if any."""
+    base = arrays[0].base
+    if base is None or base.__class__ is not np.ndarray or base.ndim != 1:
+        return None
+    if base.size != bounds[-1] or not base.flags.c_contiguous:
+        return None
+    start, itemsize = base.ctypes.data, base.itemsize
+    for array, offset in zip(arrays, bounds, strict=False):
+        if array.base is not base or not array.flags.c_contiguous:
+            return None
+        if array.ctypes.data != start + offset * itemsize:
+            return None
+    return base
 
 
 class Optimizer:
@@ -89,7 +112,8 @@ class Optimizer:
 
     def _groups(self) -> bool:
         """Whether the update costs enough NumPy calls per parameter to be worth copying
-        small parameters into one flat vector and back (two calls each)."""
+        small parameters into one flat vector and back (two calls each), when they are
+        not one array already."""
         return True
 
     def step(self, release_grads: bool = False) -> None:
@@ -99,8 +123,9 @@ class Optimizer:
         does, and lets the update overwrite a gradient array that nothing else refers
         to (it is not a view, and no other tensor or variable holds it)."""
         self.steps += 1
-        if self._groupable():
-            self._step_group(release_grads)
+        grads = self._group_grads()
+        if grads is not None:
+            self._step_group(grads, release_grads)
             return
         update = self._update
         scratch = self.scratch
@@ -120,40 +145,47 @@ class Optimizer:
                 work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
 
-    def _groupable(self) -> bool:
-        """Whether this step updates all the parameters as one flat vector: there are
-        several, all have a gradient, share a dtype and hold GROUP_LIMIT numbers at most."""
+    def _group_grads(self) -> list[np.ndarray] | None:
+        """The gradients, when this step updates all the parameters as one flat vector:
+        there are several, all with a gradient, sharing a dtype and holding GROUP_LIMIT
+        numbers at most; and the update is worth copying them, or they are one array."""
         params = self.params
-        if len(params) < 2 or not self._groups():
-            return False
+        if len(params) < 2:
+            return None
         group = self._group
         if group is None or not group.fits(params):
             dtype = params[0].data.dtype
             if sum(p.data.size for p in params) > GROUP_LIMIT:
-                return False
+                return None
             if any(p.data.dtype != dtype for p in params):
-                return False
+                return None
             group = self._group = _Group(params)
-        return all(
-            p.grad is not None and p.grad.dtype == group.dtype and p.grad.shape == shape
-            for p, shape in zip(params, group.shapes, strict=True)
-        )
+        if not (group.shared or self._groups()):
+            return None
+        grads = [p.grad for p in params]
+        for grad, array in zip(grads, group.arrays):  # noqa: B905 - fits() compared lengths
+            if grad is None or grad.shape != array.shape or grad.dtype != array.dtype:
+                return None
+        return grads
 
-    def _step_group(self, release_grads: bool) -> None:
+    def _step_group(self, grads: list[np.ndarray], release_grads: bool) -> None:
         group = self._group
-        grad = np.concatenate([p.grad.reshape(-1) for p in self.params])  # ours alone
-        for part, p in zip(group.theta_parts, self.params, strict=True):
-            part[...] = p.data
-            if release_grads:
+        grad = np.concatenate(grads, axis=None)  # a new array: ours alone
+        if release_grads:
+            for p in self.params:
                 p.grad = None
+        if not group.shared:
+            for part, p in zip(group.theta_parts, self.params, strict=True):
+                part[...] = p.data
         work = grad
         if not self.reuses_gradient:
             if group.work is None:
                 group.work = np.empty_like(group.theta)
             work = group.work
         self._update(None, group.theta, grad, work)
-        for part, p in zip(group.theta_parts, self.params, strict=True):
-            p.data[...] = part
+        if not group.shared:
+            for part, p in zip(group.theta_parts, self.params, strict=True):
+                p.data[...] = part
 
     def _buffer(self, name: str, index: int | None, like: np.ndarray) -> np.ndarray:
         """The state array ``name`` (a list attribute, one entry per parameter) for

@@ -63,6 +63,21 @@ def test_fused_layers_give_the_values_and_gradients_of_the_layers_in_a_row(activ
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+def test_parameters_are_parts_of_one_array_and_stay_so_through_load_state_dict():
+    model = nn.MLP([4, 6, 3], seed=5)
+    flat = model.parameters()[0].data.base
+    assert flat is not None and flat.size == model.num_parameters()
+    assert all(p.data.base is flat for p in model.parameters())
+    twin = nn.MLP([4, 6, 3], seed=5)
+    twin.layers[0].U.data = twin.layers[0].U.data.copy()  # unflattened: the same values
+    np.testing.assert_array_equal(twin.predict(np.ones((2, 4))), model.predict(np.ones((2, 4))))
+    state = {k: v + 1.0 for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert all(p.data.base is flat for p in model.parameters())
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.data, state[name])
+
+
 def test_linear_computes_x_U_plus_b():
     layer = nn.Linear(3, 2, rng=0, dtype="float64")
     x = np.arange(6.0).reshape(2, 3)
