@@ -305,8 +305,8 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     result = _new_tensor(Tensor)
     result.data = out
     result.grad = None
-    needs = tuple(map(_requires_grad_of, inputs))
-    if True in needs and state.grad_enabled:
+    needs = tuple(map(_requires_grad_of, inputs)) if state.grad_enabled else ()
+    if True in needs:
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs

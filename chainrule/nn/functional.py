@@ -129,9 +129,7 @@ def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor
     y = class_targets(target, shape[0], shape[1], "cross_entropy")
     if y.ndim == 2:
         y = y.astype(z.dtype)
-    shares = 1.0 / shape[0] if sample_weight is None and shape[0] else None
-    if shares is None:
-        shares = _sample_shares(sample_weight, shape[0], z.dtype)
+    shares = _sample_shares(sample_weight, shape[0], z.dtype)
     return apply(G.SOFTMAX_CROSS_ENTROPY, z, target=y, weights=shares)
 
 

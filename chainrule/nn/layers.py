@@ -90,6 +90,10 @@ class Activation(Module):
     def gate_options(self) -> dict[str, Any]:
         return {}
 
+    def forward(self, x: Any) -> Tensor:
+        """The gate on x, with this module's options (subclasses without a gate override)."""
+        return apply(self.gate, x if isinstance(x, Tensor) else Tensor(x), **self.gate_options())
+
     def extra_repr(self) -> str:
         return ""
 
@@ -109,24 +113,15 @@ class Sigmoid(Activation):
     name = "sigmoid"
     gate = G.SIGMOID
 
-    def forward(self, x: Any) -> Tensor:
-        return ad.sigmoid(x)
-
 
 class Tanh(Activation):
     name = "tanh"
     gate = G.TANH
 
-    def forward(self, x: Any) -> Tensor:
-        return ad.tanh(x)
-
 
 class ReLU(Activation):
     name = "relu"
     gate = G.RELU
-
-    def forward(self, x: Any) -> Tensor:
-        return ad.relu(x)
 
 
 class LeakyReLU(Activation):
@@ -138,9 +133,6 @@ class LeakyReLU(Activation):
 
     def gate_options(self) -> dict[str, Any]:
         return {"slope": self.negative_slope}
-
-    def forward(self, x: Any) -> Tensor:
-        return ad.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -156,9 +148,6 @@ class ELU(Activation):
     def gate_options(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
 
-    def forward(self, x: Any) -> Tensor:
-        return ad.elu(x, self.alpha)
-
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
@@ -167,16 +156,10 @@ class Softplus(Activation):
     name = "softplus"
     gate = G.SOFTPLUS
 
-    def forward(self, x: Any) -> Tensor:
-        return ad.softplus(x)
-
 
 class GELU(Activation):
     name = "gelu"
     gate = G.GELU
-
-    def forward(self, x: Any) -> Tensor:
-        return ad.gelu(x)
 
 
 class Softmax(Activation):
