@@ -40,11 +40,11 @@ def topological_order(root: Any) -> list[Any]:
     if root._gate is None:
         return []
     nodes = [root]
-    seen = {id(root)}
+    seen = {root}  # tensors hash by identity
     for node in nodes:  # the list grows while it is swept
         for parent in node._parents:
-            if parent._gate is not None and id(parent) not in seen:
-                seen.add(id(parent))
+            if parent._gate is not None and parent not in seen:
+                seen.add(parent)
                 nodes.append(parent)
     nodes.sort(key=_creation_number)
     return nodes
@@ -68,8 +68,6 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def _seed(root: Any, gradient: Any) -> Any:
     data = root.data
-    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
-        return np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(
@@ -108,7 +106,10 @@ def backward(
         )
     data = root.data
     xp = np if data.__class__ is np.ndarray else array_module(data)
-    seed = _seed(root, gradient)
+    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
+        seed = np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
+    else:
+        seed = _seed(root, gradient)
     if root._gate is None:
         _add_to_leaf(root, seed)
         return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import numbers
-import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +61,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._gate = None
         self._parents: tuple[Tensor, ...] = ()
-        self._needs: tuple[bool, ...] = ()
+        self._needs: Sequence[bool] = ()
         self._saved = None
 
     # ----------------------------------------------------------------------------------
@@ -281,8 +280,6 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 _creation_order = itertools.count()
-_data_of = operator.attrgetter("data")
-_requires_grad_of = operator.attrgetter("requires_grad")
 
 
 def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
@@ -290,9 +287,13 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     and recording is on, remember the gate, inputs and saved values on the output.
 
     This is the engine's hot path: every gate of every network passes through it, so it
-    is written for speed (map over attribute getters, one look-up per switch).
+    is written for speed (one loop over the inputs, one look-up per switch).
     """
-    arrays = tuple(map(_data_of, inputs))
+    arrays = []
+    needs = []
+    for tensor in inputs:
+        arrays.append(tensor.data)
+        needs.append(tensor.requires_grad)
     first = arrays[0]
     xp = np if first.__class__ is np.ndarray else array_module(first)
     try:
@@ -305,8 +306,7 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     result = _new_tensor(Tensor)
     result.data = out
     result.grad = None
-    needs = tuple(map(_requires_grad_of, inputs)) if state.grad_enabled else ()
-    if True in needs:
+    if True in needs and state.grad_enabled:
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
