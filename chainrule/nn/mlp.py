@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Tensor
+from ..autodiff import Tensor, apply
+from ..autodiff.gates import LINEAR, LINEAR_THEN, Gate
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Linear, make_activation
 from .module import Module, Parameter
@@ -80,7 +81,7 @@ class MLP(Module):
                     layers.append(Dropout(self.dropout, rng=rng))
         self.layers: tuple[Module, ...] = tuple(layers)
         self._steps_of: tuple[Module, ...] = ()
-        self._steps: list[tuple[Module, Activation | None]] = []
+        self._steps: list[tuple[Module, Activation | None, Gate | None]] = []
         self.output_layer: Activation = make_activation(output)
         self.flatten_parameters()  # one array: one optimizer call per operation
 
@@ -95,13 +96,23 @@ class MLP(Module):
 
     def logits(self, x: Any) -> Tensor:
         """The network up to, not including, the output layer."""
-        for layer, activation in self._fused_steps():
-            x = layer(x) if activation is None else layer.forward(x, activation)
+        for layer, activation, gate in self._fused_steps():
+            if gate is not None:  # a Linear after the first: its input is a checked tensor
+                options = {} if activation is None else activation.gate_options()
+                x = apply(gate, x, layer.U, layer.b, **options)
+            elif activation is not None:
+                x = layer.forward(x, activation)
+            else:
+                x = layer(x)
         return x
 
-    def _fused_steps(self) -> list[tuple[Module, Activation | None]]:
+    def _fused_steps(self) -> list[tuple[Module, Activation | None, Gate | None]]:
         """The layers as the forward pass runs them: each Linear paired with the
-        elementwise activation right after it, which it computes in one fused gate."""
+        elementwise activation right after it, which it computes in one fused gate.
+
+        The first module checks and converts the network's input.  Every later Linear
+        receives the tensor the module before it made, of the right dtype and width, so
+        its step names the gate to apply directly (``gate``); other modules are called."""
         if self._steps_of is not self.layers:
             steps: list[tuple[Module, Activation | None]] = []
             for layer in self.layers:
@@ -111,7 +122,11 @@ class MLP(Module):
                     steps[-1] = (previous[0], layer)
                 else:
                     steps.append((layer, None))
-            self._steps, self._steps_of = steps, self.layers
+            self._steps = [
+                (layer, activation, _direct_gate(layer, activation) if i else None)
+                for i, (layer, activation) in enumerate(steps)
+            ]
+            self._steps_of = self.layers
         return self._steps
 
     def forward(self, x: Any) -> Tensor:
@@ -140,3 +155,13 @@ class MLP(Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, output={self.output}"
+
+
+def _direct_gate(layer: Module, activation: Activation | None) -> Gate | None:
+    """The gate that computes ``layer`` (then ``activation``) in one node, if it is a
+    Linear with a bias: linear, or the fused linear_<activation>."""
+    if not isinstance(layer, Linear) or layer.b is None:
+        return None
+    if activation is None:
+        return LINEAR
+    return LINEAR_THEN.get(activation.gate.name)

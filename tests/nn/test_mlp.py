@@ -63,6 +63,20 @@ def test_fused_layers_give_the_values_and_gradients_of_the_layers_in_a_row(activ
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
+def test_the_forward_pass_reads_the_layers_parameters_at_every_call():
+    """logits() keeps a plan of its steps, not of the parameters: a weight matrix that
+    the user replaces is the one used next, and only the first layer checks the input."""
+    model = nn.MLP([3, 4, 2], activation="relu", seed=0, dtype="float64")
+    X = np.ones((2, 3))
+    before = model.logits(X).data
+    model.layers[2].U = nn.Parameter(np.zeros((4, 2)))
+    model.layers[2].b = nn.Parameter(np.full(2, 7.0))
+    np.testing.assert_array_equal(model.logits(X).data, np.full((2, 2), 7.0))
+    assert not np.array_equal(before, model.logits(X).data)
+    with pytest.raises(ValueError, match="expects inputs with 3 features"):
+        model.logits(np.ones((2, 4)))
+
+
 def test_parameters_are_parts_of_one_array_and_stay_so_through_load_state_dict():
     model = nn.MLP([4, 6, 3], seed=5)
     flat = model.parameters()[0].data.base
