@@ -75,14 +75,28 @@ def _targets_like(target: Any, output: Tensor, loss: str, hint: str = "") -> np.
     return y.astype(output.dtype, copy=False)
 
 
+_FEW_LABELS = 64
+_UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
+
+
 def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.ndarray:
     """Class indices (N,) checked against the number of classes, or probability rows
     (N, M) (one-hot included)."""
     y = target.data if isinstance(target, Tensor) else target
-    if y.__class__ is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu" and len(y) == n_samples:
-        # the common case in one reduction: seen as unsigned, a negative label is huge
-        unsigned = y.view(f"u{y.dtype.itemsize}")
-        if y.size and unsigned.max() < n_classes:
+    if (
+        y.__class__ is np.ndarray
+        and y.ndim == 1
+        and y.dtype.kind in "iu"
+        and 0 < len(y) == n_samples
+    ):
+        # the common case, checked in the cheapest way: a few labels by Python's min and
+        # max (a NumPy reduction costs more on a small array); many in one reduction,
+        # for which an unsigned view makes a negative label huge
+        if n_samples <= _FEW_LABELS:
+            labels = y.tolist()
+            if min(labels) >= 0 and max(labels) < n_classes:
+                return y
+        elif y.view(_UNSIGNED[y.dtype.itemsize]).max() < n_classes:
             return y
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1 and n_classes != 1:
@@ -128,8 +142,8 @@ def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor
         raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {shape}")
     y = class_targets(target, shape[0], shape[1], "cross_entropy")
     if y.ndim == 2:
-        y = y.astype(z.dtype)
-    shares = _sample_shares(sample_weight, shape[0], z.dtype)
+        y = y.astype(z.data.dtype)
+    shares = _sample_shares(sample_weight, shape[0], z.data.dtype)
     return apply(G.SOFTMAX_CROSS_ENTROPY, z, target=y, weights=shares)
 
 

@@ -151,3 +151,21 @@ def test_wrong_lengths_and_weights_are_refused():
         F.mse(np.zeros((2, 1)), np.zeros(2), sample_weight=[0, 0])
     with pytest.raises(LossInputError, match="non-negative"):
         F.mse(np.zeros((2, 1)), np.zeros(2), sample_weight=[1, -1])
+
+
+@pytest.mark.parametrize("n", [1, 5, 64, 65, 500])
+@pytest.mark.parametrize("dtype", [np.int64, np.int16, np.uint32])
+def test_labels_are_checked_at_every_batch_size(n, dtype):
+    """Few labels are checked in Python, many by one NumPy reduction: both must catch a
+    bad label at either end, at any row, and let good ones through."""
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, 3, size=n).astype(dtype)
+    loss = F.cross_entropy(np.zeros((n, 3)), labels)
+    assert loss.item() == pytest.approx(np.log(3))
+    row = n // 2
+    bad_values = [3, 200] + ([-1] if np.dtype(dtype).kind == "i" else [])
+    for bad in bad_values:
+        broken = labels.copy()
+        broken[row] = bad
+        with pytest.raises(LossInputError, match=f"class label {bad} at row {row} "):
+            F.cross_entropy(np.zeros((n, 3)), broken)
