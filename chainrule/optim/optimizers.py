@@ -18,7 +18,6 @@ The step size eps(t) is the optimizer's ``lr`` attribute; a schedule changes it.
 from __future__ import annotations
 
 import itertools
-import operator
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -26,8 +25,6 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor
-
-_data_of = operator.attrgetter("data")
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
@@ -60,12 +57,19 @@ class _Group:
         self.theta = shared if shared is not None else np.empty(bounds[-1], dtype=self.dtype)
         self.theta_parts = self.parts(self.theta)
         self.work: np.ndarray | None = None
+        self.grad: np.ndarray | None = None
+        self.grad_parts: list[np.ndarray] = []
         self.buffers: dict[str, tuple[np.ndarray, list[np.ndarray]]] = {}
 
     def fits(self, params: list[Tensor]) -> bool:
         """Whether the parameters still hold the arrays this group was made from."""
-        arrays = self.arrays
-        return len(params) == len(arrays) and all(map(operator.is_, map(_data_of, params), arrays))
+        if len(params) != len(self.arrays):
+            return False
+        # a plain loop: all() over a generator costs twice as much, once per step
+        for p, array in zip(params, self.arrays):  # noqa: B905, SIM110 - lengths compared
+            if p.data is not array:
+                return False
+        return True
 
     def parts(self, flat: np.ndarray) -> list[np.ndarray]:
         """Each parameter's part of ``flat``, as views of its shape."""
@@ -162,15 +166,23 @@ class Optimizer:
             group = self._group = _Group(params)
         if not (group.shared or self._groups()):
             return None
-        grads = [p.grad for p in params]
-        for grad, array in zip(grads, group.arrays):  # noqa: B905 - fits() compared lengths
-            if grad is None or grad.shape != array.shape or grad.dtype != array.dtype:
+        grads = []
+        dtype = group.dtype
+        for p, shape in zip(params, group.shapes):  # noqa: B905 - fits() compared lengths
+            grad = p.grad
+            if grad is None or grad.shape != shape or grad.dtype is not dtype:
                 return None
+            grads.append(grad)
         return grads
 
     def _step_group(self, grads: list[np.ndarray], release_grads: bool) -> None:
         group = self._group
-        grad = np.concatenate(grads, axis=None)  # a new array: ours alone
+        if group.grad is None:  # the gradients end to end: ours alone, so also work space
+            group.grad = np.empty_like(group.theta)
+            group.grad_parts = group.parts(group.grad)
+        grad = group.grad
+        for part, g in zip(group.grad_parts, grads):  # noqa: B905 - one per parameter
+            part[...] = g  # cheaper than np.concatenate on small arrays
         if release_grads:
             for p in self.params:
                 p.grad = None
