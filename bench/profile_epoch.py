@@ -1,6 +1,7 @@
 """Where an MNIST-shaped epoch's time goes: one epoch of bench/train_mlp.py's chainrule
-workload under cProfile, summed by what the code does (matrix products live inside the
-linear gates, so each gate's own time is mostly its NumPy work).
+workload under cProfile, summed by what the code does.  The time of a built-in call (a
+NumPy method such as ``x.dot(U)``) counts for the function that made it, so a gate's
+figure includes its NumPy work.
 
 Run: python bench/profile_epoch.py [--threads 1|2] [--optimizer sgd|adam] [--top 12]
 """
@@ -59,9 +60,13 @@ def main() -> None:
     profiler.runcall(epoch, X, y)
     stats = pstats.Stats(profiler)
     totals: dict[str, float] = {}
-    for (filename, _, function), (_, _, own, _, _) in stats.stats.items():
-        key = category(filename, function)
-        totals[key] = totals.get(key, 0.0) + own
+    for (filename, _, function), (_, _, own, _, callers) in stats.stats.items():
+        if filename != "~" or not callers:  # Python code, or a built-in called from C
+            shares = [(category(filename, function), own)]
+        else:  # a built-in: its time, split by caller
+            shares = [(category(f, fn), c[2]) for (f, _, fn), c in callers.items()]
+        for key, seconds in shares:
+            totals[key] = totals.get(key, 0.0) + seconds
     whole = sum(totals.values())
     print(
         f"one epoch, {args.optimizer}, {args.threads} thread(s), under cProfile: "
