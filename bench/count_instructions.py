@@ -32,44 +32,10 @@ WARM, EXTRA = 300, 1000
 def _step(peer: str, batch: int):
     """One training step of ``peer`` on the notes' network, as a function of no arguments."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import numpy as np
+    import engine_overhead
 
-    import engine_overhead as eo
-
-    x, y, weights, biases = eo._data(batch)
-    if peer == "numpy":
-        u1, u2, u3 = (w.copy() for w in weights)
-        b1, b2, b3 = (b.copy() for b in biases)
-        onehot = np.eye(eo.SIZES[-1])[y]
-
-        def numpy_step():
-            h1 = np.tanh(x @ u1 + b1)
-            h2 = np.tanh(h1 @ u2 + b2)
-            z = h2 @ u3 + b3
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            dz = (e / e.sum(axis=1, keepdims=True) - onehot) / len(x)
-            dh2 = (dz @ u3.T) * (1 - h2 * h2)
-            dh1 = (dh2 @ u2.T) * (1 - h1 * h1)
-            grads = (h2.T @ dz, dz.sum(0), h1.T @ dh2, dh2.sum(0), x.T @ dh1, dh1.sum(0))
-            for p, g in zip((u3, b3, u2, b2, u1, b1), grads, strict=True):
-                p -= 0.1 * g
-
-        return numpy_step
-
-    import chainrule as cr
-
-    model = cr.nn.MLP(eo.SIZES, activation="tanh", output="softmax", dtype="float64")
-    for layer, w, b in zip(model.linear_layers, weights, biases, strict=True):
-        layer.U.data[...], layer.b.data[...] = w, b
-    compute = cr.nn.objective(model, "cross_entropy")
-    optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
-
-    def chainrule_step():
-        optimizer.zero_grad()
-        compute(x, y).backward()
-        optimizer.step()
-
-    return chainrule_step
+    build = engine_overhead.numpy_step if peer == "numpy" else engine_overhead.chainrule_step
+    return build(batch)
 
 
 def _worker(peer: str, batch: int, repeats: int) -> None:

@@ -47,6 +47,50 @@ def _data(batch: int):
     return x, y, weights, biases
 
 
+def chainrule_step(batch: int):
+    """One training step of the notes' network through chainrule's public API (an MLP,
+    its loss, an optimizer), as a function of no arguments."""
+    import chainrule as cr
+
+    x, y, ws, bs = _data(batch)
+    model = cr.nn.MLP(SIZES, activation="tanh", output="softmax", dtype="float64")
+    for layer, w, b in zip(model.linear_layers, ws, bs, strict=True):
+        layer.U.data[...], layer.b.data[...] = w, b  # in place: one parameter array
+    compute = cr.nn.objective(model, "cross_entropy")
+    optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step():
+        optimizer.zero_grad()
+        compute(x, y).backward()
+        optimizer.step()
+
+    return step
+
+
+def numpy_step(batch: int):
+    """The same step written by hand in NumPy: the floor."""
+    import numpy as np
+
+    x, y, ws, bs = _data(batch)
+    u1, u2, u3 = (w.copy() for w in ws)
+    b1, b2, b3 = (b.copy() for b in bs)
+    onehot = np.eye(SIZES[-1])[y]
+
+    def step():
+        h1 = np.tanh(x @ u1 + b1)
+        h2 = np.tanh(h1 @ u2 + b2)
+        z = h2 @ u3 + b3
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        dz = (e / e.sum(axis=1, keepdims=True) - onehot) / len(x)
+        dh2 = (dz @ u3.T) * (1 - h2 * h2)
+        dh1 = (dh2 @ u2.T) * (1 - h1 * h1)
+        grads = (h2.T @ dz, dz.sum(0), h1.T @ dh2, dh2.sum(0), x.T @ dh1, dh1.sum(0))
+        for p, g in zip((u3, b3, u2, b2, u1, b1), grads, strict=True):
+            p -= 0.1 * g
+
+    return step
+
+
 # --------------------------------------------------------------------------------------
 # Peers: each returns {workload: microseconds}
 # --------------------------------------------------------------------------------------
@@ -66,20 +110,7 @@ def run_chainrule(args=None) -> dict[str, float]:
 
     results = {"op": _time_us(op, per=CHAIN)}
     for batch in (1, 32):
-        x, y, ws, bs = _data(batch)
-        # through the public API: the notes' network as an MLP, its loss, an optimizer
-        model = cr.nn.MLP(SIZES, activation="tanh", output="softmax", dtype="float64")
-        for layer, w, b in zip(model.linear_layers, ws, bs, strict=True):
-            layer.U.data[...], layer.b.data[...] = w, b  # in place: one parameter array
-        compute = cr.nn.objective(model, "cross_entropy")
-        optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
-
-        def step(compute=compute, optimizer=optimizer, x=x, y=y):
-            optimizer.zero_grad()
-            compute(x, y).backward()
-            optimizer.step()
-
-        results[f"net-b{batch}"] = _time_us(step)
+        results[f"net-b{batch}"] = _time_us(chainrule_step(batch))
     return results
 
 
@@ -212,30 +243,7 @@ def run_numpy(args=None) -> dict[str, float]:
 
     results = {"op": _time_us(op, per=CHAIN)}
     for batch in (1, 32):
-        x, y, ws, bs = _data(batch)
-        u1, u2, u3 = (w.copy() for w in ws)
-        b1, b2, b3 = (b.copy() for b in bs)
-        onehot = np.eye(SIZES[-1])[y]
-
-        def step(x=x, onehot=onehot, u1=u1, u2=u2, u3=u3, b1=b1, b2=b2, b3=b3):
-            h1 = np.tanh(x @ u1 + b1)
-            h2 = np.tanh(h1 @ u2 + b2)
-            z = h2 @ u3 + b3
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            dz = (e / e.sum(axis=1, keepdims=True) - onehot) / len(x)
-            dh2 = (dz @ u3.T) * (1 - h2 * h2)
-            dh1 = (dh2 @ u2.T) * (1 - h1 * h1)
-            for p, g in (
-                (u3, h2.T @ dz),
-                (b3, dz.sum(0)),
-                (u2, h1.T @ dh2),
-                (b2, dh2.sum(0)),
-                (u1, x.T @ dh1),
-                (b1, dh1.sum(0)),
-            ):
-                p -= 0.1 * g
-
-        results[f"net-b{batch}"] = _time_us(step)
+        results[f"net-b{batch}"] = _time_us(numpy_step(batch))
     return results
 
 
