@@ -63,15 +63,25 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}) expects inputs with "
                 f"{self.in_features} features in the last axis, got shape {x.shape}"
             )
-        if self.b is None:
-            out = x @ self.U
-            return out if activation is None else activation(out)
+        gate = self.gate_with(activation)
+        if gate is not None:
+            options = {} if activation is None else activation.gate_options()
+            return apply(gate, x, self.U, self.b, **options)
+        out = x @ self.U if self.b is None else apply(LINEAR, x, self.U, self.b)
         if activation is None:
-            return apply(LINEAR, x, self.U, self.b)
-        fused = None if activation.gate is None else LINEAR_THEN.get(activation.gate.name)
-        if fused is None:  # not one the table fuses: the two gates in a row
-            return activation(apply(LINEAR, x, self.U, self.b))
-        return apply(fused, x, self.U, self.b, **activation.gate_options())
+            return out
+        return activation(out)  # an activation the table does not fuse: two gates in a row
+
+    def gate_with(self, activation: Activation | None) -> G.Gate | None:
+        """The one gate that computes this layer followed by ``activation`` (None: no
+        activation), applied to (x, U, b): linear, or the fused linear_<activation>.
+        None when there is no such gate: no bias, or an activation the table does not
+        fuse."""
+        if self.b is None:
+            return None
+        if activation is None:
+            return LINEAR
+        return None if activation.gate is None else LINEAR_THEN.get(activation.gate.name)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.b is not None}"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, apply
-from ..autodiff.gates import LINEAR, LINEAR_THEN, Gate
+from ..autodiff.gates import Gate
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Linear, make_activation
 from .module import Module, Parameter
@@ -122,10 +122,11 @@ class MLP(Module):
                     steps[-1] = (previous[0], layer)
                 else:
                     steps.append((layer, None))
-            self._steps = [
-                (layer, activation, _direct_gate(layer, activation) if i else None)
-                for i, (layer, activation) in enumerate(steps)
-            ]
+            self._steps = []
+            for i, (layer, activation) in enumerate(steps):
+                direct = i > 0 and isinstance(layer, Linear)
+                gate = layer.gate_with(activation) if direct else None
+                self._steps.append((layer, activation, gate))
             self._steps_of = self.layers
         return self._steps
 
@@ -155,13 +156,3 @@ class MLP(Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, output={self.output}"
-
-
-def _direct_gate(layer: Module, activation: Activation | None) -> Gate | None:
-    """The gate that computes ``layer`` (then ``activation``) in one node, if it is a
-    Linear with a bias: linear, or the fused linear_<activation>."""
-    if not isinstance(layer, Linear) or layer.b is None:
-        return None
-    if activation is None:
-        return LINEAR
-    return LINEAR_THEN.get(activation.gate.name)
