@@ -68,6 +68,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def _seed(root: Any, gradient: Any) -> Any:
     data = root.data
+    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
+        return np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(
@@ -106,10 +108,7 @@ def backward(
         )
     data = root.data
     xp = np if data.__class__ is np.ndarray else array_module(data)
-    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
-        seed = np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
-    else:
-        seed = _seed(root, gradient)
+    seed = _seed(root, gradient)
     if root._gate is None:
         _add_to_leaf(root, seed)
         return

@@ -303,10 +303,10 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
         raise ValueError(f"gate '{gate.name}' cannot combine shapes {shapes}: {error}") from None
     if out.__class__ is not np.ndarray and isinstance(out, np.generic):
         out = np.asarray(out)
-    result = _new_tensor(Tensor)
-    result.data = out
-    result.grad = None
     if True in needs and state.grad_enabled:
+        result = _new_tensor(Tensor)
+        result.data = out
+        result.grad = None
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
@@ -315,11 +315,7 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
         result._seq = next(_creation_order)  # every node is created after its inputs
         result._acc = None  # the gradient backward sums here
     else:
-        result.requires_grad = False
-        result._gate = None
-        result._parents = ()
-        result._needs = ()
-        result._saved = None
+        result = constant(out)  # nothing to record: a leaf
     if state.detect_anomaly:
         check_finite(out, gate, "forward", arrays)
     return result

@@ -76,6 +76,11 @@ class _Group:
         return [flat[s].reshape(shape) for s, shape in zip(self.slices, self.shapes, strict=True)]
 
 
+def _same_layout(buffer: np.ndarray | None, like: np.ndarray) -> bool:
+    """Whether a kept buffer can serve for ``like``: it exists, with its shape and dtype."""
+    return buffer is not None and buffer.shape == like.shape and buffer.dtype == like.dtype
+
+
 def _shared_base(arrays: list[np.ndarray], bounds: list[int]) -> np.ndarray | None:
     """The 1-D array whose consecutive parts ``arrays`` are, exactly covering it, if any."""
     base = arrays[0].base
@@ -145,7 +150,7 @@ class Optimizer:
             # nothing but the local `grad` refers to the array (a view would have a base)
             if reuse and grad.base is None and sys.getrefcount(grad) == _SOLE_REFERENCE:
                 work = grad if grad.dtype is theta.dtype and grad.flags.writeable else work
-            if work is None or work.shape != theta.shape or work.dtype != theta.dtype:
+            if not _same_layout(work, theta):
                 work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
 
@@ -206,7 +211,7 @@ class Optimizer:
         entries = getattr(self, name)
         if index is not None:
             buffer = entries[index]
-            if buffer is None or buffer.shape != like.shape or buffer.dtype != like.dtype:
+            if not _same_layout(buffer, like):
                 buffer = entries[index] = np.zeros_like(like)
             return buffer
         group = self._group
