@@ -99,17 +99,22 @@ def sklearn_epoch(name: str, threads: int) -> Epoch:
     return lambda X, y: model.fit(X, y)
 
 
+def he_uniform_parameters() -> list[np.ndarray]:
+    """U1, b1, U2, b2, U3, b3 in float32: He-uniform weights (seed 0), zero biases."""
+    rng = np.random.default_rng(0)
+    params = []
+    for a, b in itertools.pairwise(SIZES):
+        limit = np.sqrt(6.0 / a)
+        params += [rng.uniform(-limit, limit, (a, b)).astype(np.float32), np.zeros(b, np.float32)]
+    return params
+
+
 def jax_epoch(name: str, threads: int) -> Epoch:
     """The whole training step (forward, gradient, SGD or Adam update) in one jit."""
     import jax
     import jax.numpy as jnp
 
-    rng = np.random.default_rng(0)
-    params = []
-    for a, b in itertools.pairwise(SIZES):
-        limit = np.sqrt(6.0 / a)
-        weights = rng.uniform(-limit, limit, (a, b)).astype(np.float32)
-        params += [jnp.asarray(weights), jnp.zeros(b, jnp.float32)]
+    params = [jnp.asarray(p) for p in he_uniform_parameters()]
     lr, b1, b2, eps = LR[name], 0.9, 0.999, 1e-8
 
     def loss(params, xb, yb):
@@ -152,11 +157,7 @@ def jax_epoch(name: str, threads: int) -> Epoch:
 
 def numpy_epoch(name: str, threads: int) -> Epoch:
     """Hand-written forward and backward, in-place updates: the floor to reach."""
-    rng = np.random.default_rng(0)
-    params = []
-    for a, b in itertools.pairwise(SIZES):
-        limit = np.sqrt(6.0 / a)
-        params += [rng.uniform(-limit, limit, (a, b)).astype(np.float32), np.zeros(b, np.float32)]
+    params = he_uniform_parameters()
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     step = [0]
