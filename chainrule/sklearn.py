@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .autodiff import Tensor, apply
 from .autodiff.gates import SUM_OF_SQUARES
-from .nn import MLP, Linear, Loss, get_loss, objective
+from .nn import MLP, Linear, Loss, get_loss, value_and_grad
 from .optim import SGD, Adam
 from .training import Callback, fit, metrics
 
@@ -442,7 +442,7 @@ class _BaseMLP(BaseEstimator):
         params = network.parameters()
         shapes = [p.shape for p in params]
         sizes = [p.size for p in params]
-        compute = objective(network, self._loss(network))
+        loss_and_gradients = value_and_grad(network, self._loss(network))
 
         def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             offset = 0
@@ -450,9 +450,8 @@ class _BaseMLP(BaseEstimator):
                 p.data[...] = theta[offset : offset + size].reshape(shape)
                 p.grad = None
                 offset += size
-            loss = compute(X, targets, weights)
-            loss.backward()
-            return loss.item(), np.concatenate([p.grad.ravel() for p in params])
+            loss = loss_and_gradients(X, targets, weights)
+            return loss, np.concatenate([p.grad.ravel() for p in params])
 
         theta0 = np.concatenate([p.data.ravel() for p in params])
         network.train()

@@ -27,6 +27,7 @@ from .losses import (
     NLLLoss,
     get_loss,
     objective,
+    value_and_grad,
 )
 from .mlp import MLP
 from .module import Module, Parameter, Sequential, StateDictError
@@ -62,4 +63,5 @@ __all__ = [
     "init",
     "make_activation",
     "objective",
+    "value_and_grad",
 ]

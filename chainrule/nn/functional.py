@@ -22,6 +22,8 @@ import numpy as np
 from .. import autodiff as ad
 from ..autodiff import Tensor, apply
 from ..autodiff import gates as G
+from ..autodiff.chain import Link
+from ..autodiff.tensor import constant
 
 
 class LossInputError(ValueError):
@@ -57,22 +59,25 @@ def _rows(output: Tensor, loss: str) -> Tensor:
     return output
 
 
-def _targets_like(target: Any, output: Tensor, loss: str, hint: str = "") -> np.ndarray:
-    """Targets of the output's (N, D) shape; a 1-D target fits a 1-column output."""
+def _targets_like(
+    target: Any, shape: tuple[int, ...], dtype: Any, loss: str, hint: str = "", checked=False
+) -> np.ndarray:
+    """Targets of an output's (N, D) shape, in its dtype; a 1-D target fits a 1-column
+    output.  ``checked``: the values are known to be finite (no pass over them)."""
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     if y.dtype.kind not in "fiub":
         raise LossInputError(f"{loss}: targets must be numbers, got dtype {y.dtype}")
-    if y.ndim == 1 and output.shape[1] == 1:
+    if y.ndim == 1 and shape[1] == 1:
         y = y.reshape(-1, 1)
-    if y.shape != output.shape:
+    if y.shape != shape:
         raise LossInputError(
-            f"{loss} needs targets shaped like the output {output.shape}, got {y.shape}{hint}"
+            f"{loss} needs targets shaped like the output {shape}, got {y.shape}{hint}"
         )
     # a sum is finite only if every value is: one reduction, no mask, in the usual case
-    finite_sum = y.dtype.kind != "f" or np.isfinite(np.add.reduce(y, axis=None))
+    finite_sum = checked or y.dtype.kind != "f" or np.isfinite(np.add.reduce(y, axis=None))
     if not finite_sum and not np.isfinite(y).all():
         raise LossInputError(f"{loss}: targets contain NaN or inf")
-    return y.astype(output.dtype, copy=False)
+    return y.astype(dtype, copy=False)
 
 
 _FEW_LABELS = 64
@@ -137,25 +142,64 @@ def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor
     """Softmax cross-entropy on logits z (N, M): -(1/N) sum_i log softmax(z_i)[y_i], with
     ``target`` class indices (N,) or probability rows (N, M).  Gradient: (softmax(z) - y)/N."""
     z = _tensor(logits)
-    shape = z.data.shape
+    return _apply_link(z, cross_entropy_link(z.data.shape, z.data.dtype, target, sample_weight))
+
+
+def cross_entropy_link(
+    shape: tuple[int, ...],
+    dtype: Any,
+    target: Any,
+    sample_weight: Any = None,
+    checked: bool = False,
+) -> Link:
+    """The softmax_cross_entropy gate on logits of this shape and dtype, with its checked
+    targets and each sample's share of the mean: the loss as the last link of a chain of
+    gates.  (Only the logits' shape and dtype are needed, so a chain makes this link
+    before its forward pass, and bad targets are found before any work is done.)
+
+    ``checked=True`` says that the caller has checked these targets already, with the
+    loss's ``check_targets`` (as ``fit`` does, once for all of y): class indices are
+    then taken as they are, without a pass over them."""
     if len(shape) != 2:
         raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {shape}")
-    y = class_targets(target, shape[0], shape[1], "cross_entropy")
+    y = target
+    if not (checked and y.__class__ is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu"):
+        y = class_targets(target, shape[0], shape[1], "cross_entropy")
     if y.ndim == 2:
-        y = y.astype(z.data.dtype)
-    shares = _sample_shares(sample_weight, shape[0], z.data.dtype)
-    return apply(G.SOFTMAX_CROSS_ENTROPY, z, target=y, weights=shares)
+        y = y.astype(dtype)
+    shares = _sample_shares(sample_weight, shape[0], dtype)
+    return Link(G.SOFTMAX_CROSS_ENTROPY, options={"target": y, "weights": shares})
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
     """BCE on logits z (N, D) with 0/1 (or probability) targets, in the stable form
     max(z, 0) - z y + log(1 + e^-|z|).  Gradient: (sigmoid(z) - y)/N."""
     z = _rows(_tensor(logits), "binary_cross_entropy_with_logits")
-    hint = _bce_hint(target, z)
-    y = _targets_like(target, z, "binary_cross_entropy_with_logits", hint)
-    _check_unit_interval(y, "binary_cross_entropy_with_logits")
-    shares = _sample_shares(sample_weight, z.shape[0], z.dtype)
-    return apply(G.SIGMOID_BINARY_CROSS_ENTROPY, z, target=y, weights=shares)
+    link = binary_cross_entropy_with_logits_link(z.shape, z.dtype, target, sample_weight)
+    return _apply_link(z, link)
+
+
+def binary_cross_entropy_with_logits_link(
+    shape: tuple[int, ...],
+    dtype: Any,
+    target: Any,
+    sample_weight: Any = None,
+    checked: bool = False,
+) -> Link:
+    """The sigmoid_binary_cross_entropy gate on logits of this shape (N, D) and dtype,
+    with its checked targets and each sample's share: the loss as a chain's last link.
+    ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
+    name = "binary_cross_entropy_with_logits"
+    y = _targets_like(target, shape, dtype, name, _bce_hint(target, shape), checked)
+    if not checked:
+        _check_unit_interval(y, name)
+    shares = _sample_shares(sample_weight, shape[0], dtype)
+    return Link(G.SIGMOID_BINARY_CROSS_ENTROPY, options={"target": y, "weights": shares})
+
+
+def _apply_link(x: Tensor, link: Link) -> Tensor:
+    """The link's gate applied to x and the link's own inputs, recorded on the graph."""
+    return apply(link.gate, x, *link.inputs, **link.options)
 
 
 def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = None) -> Tensor:
@@ -168,10 +212,25 @@ def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = N
             raise LossInputError(
                 f"mse needs targets shaped like the output {p.shape}, got {y.shape}"
             )
-    else:
-        y = Tensor(_targets_like(target, p, "mse"))
-    shares = _sample_shares(sample_weight, p.shape[0], p.dtype)
-    return apply(G.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
+        shares = _sample_shares(sample_weight, p.shape[0], p.dtype)
+        return apply(G.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
+    return _apply_link(p, mse_link(p.shape, p.dtype, target, half, sample_weight))
+
+
+def mse_link(
+    shape: tuple[int, ...],
+    dtype: Any,
+    target: Any,
+    half: bool = False,
+    sample_weight: Any = None,
+    checked: bool = False,
+) -> Link:
+    """The squared_error gate on predictions of this shape (N, D) and dtype, with its
+    checked targets (a constant) and each sample's share: the loss as a chain's last link.
+    ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
+    y = constant(_targets_like(target, shape, dtype, "mse", checked=checked))
+    shares = _sample_shares(sample_weight, shape[0], dtype)
+    return Link(G.SQUARED_ERROR, (y,), {"weights": shares, "scale": 0.5 if half else 1.0})
 
 
 # The notes' forms on probabilities --------------------------------------------------------
@@ -181,7 +240,7 @@ def binary_cross_entropy(probabilities: Any, target: Any, sample_weight: Any = N
     """BCE = -(1/N) sum_i [y log p + (1 - y) log(1 - p)] on probabilities p, clipped to
     [eps, 1 - eps] so that p = 0 or 1 gives a large finite loss, not inf."""
     p = _rows(_tensor(probabilities), "binary_cross_entropy")
-    y = _targets_like(target, p, "binary_cross_entropy", _bce_hint(target, p))
+    y = _targets_like(target, p.shape, p.dtype, "binary_cross_entropy", _bce_hint(target, p.shape))
     _check_unit_interval(y, "binary_cross_entropy")
     eps = float(np.finfo(p.dtype).eps)
     clipped = ad.clip(p, eps, 1.0 - eps)
@@ -218,16 +277,14 @@ def cross_entropy_on_probabilities(
 def check_binary_targets(target: Any, n_outputs: int, dtype: Any, loss: str) -> None:
     """Raise LossInputError unless ``target`` fits BCE on an (N, n_outputs) output: the
     same checks the loss makes, without computing it (nothing of size N x D allocated)."""
-    shape_only = Tensor(np.broadcast_to(np.zeros((), dtype), (len(target), n_outputs)))
-    y = _targets_like(target, shape_only, loss, _bce_hint(target, shape_only))
+    shape = (len(target), n_outputs)
+    y = _targets_like(target, shape, dtype, loss, _bce_hint(target, shape))
     _check_unit_interval(y, loss)
 
 
 def check_value_targets(target: Any, n_outputs: int, dtype: Any, loss: str) -> None:
     """Raise LossInputError unless ``target`` fits a regression loss on (N, n_outputs)."""
-    _targets_like(
-        target, Tensor(np.broadcast_to(np.zeros((), dtype), (len(target), n_outputs))), loss
-    )
+    _targets_like(target, (len(target), n_outputs), dtype, loss)
 
 
 def _weighted_mean(per_sample: Tensor, sample_weight: Any) -> Tensor:
@@ -242,11 +299,11 @@ def _check_unit_interval(y: np.ndarray, loss: str) -> None:
         raise LossInputError(f"{loss}: targets must lie in [0, 1] (0/1 labels or probabilities)")
 
 
-def _bce_hint(target: Any, output: Tensor) -> str:
+def _bce_hint(target: Any, shape: tuple[int, ...]) -> str:
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if y.ndim == 1 and output.shape[1] > 1:
+    if y.ndim == 1 and shape[1] > 1:
         return (
-            f". Binary cross-entropy scores each of the {output.shape[1]} output columns "
+            f". Binary cross-entropy scores each of the {shape[1]} output columns "
             "against its own 0/1 target; for one label among several classes use "
             "cross_entropy with a softmax output"
         )

@@ -55,14 +55,7 @@ class Linear(Module):
         """x @ U + b; with ``activation`` (an elementwise activation module), its value
         after that activation, computed by one fused gate (same values and gradients
         as the two in a row)."""
-        if x.__class__ is not Tensor or x.data.dtype is not self.U.data.dtype:
-            x = as_input(x, self.U.dtype)
-        shape = x.data.shape
-        if not shape or shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear({self.in_features}, {self.out_features}) expects inputs with "
-                f"{self.in_features} features in the last axis, got shape {x.shape}"
-            )
+        x = self.checked_input(x)
         gate = self.gate_with(activation)
         if gate is not None:
             options = {} if activation is None else activation.gate_options()
@@ -71,6 +64,29 @@ class Linear(Module):
         if activation is None:
             return out
         return activation(out)  # an activation the table does not fuse: two gates in a row
+
+    def checked_input(self, x: Any) -> Tensor:
+        """x as a tensor of this layer's dtype with ``in_features`` values in its last
+        axis, or a ValueError naming the shapes."""
+        if x.__class__ is not Tensor or x.data.dtype is not self.U.data.dtype:
+            x = as_input(x, self.U.dtype)
+        self._check_width(x.data.shape)
+        return x
+
+    def input_array(self, x: Any) -> np.ndarray:
+        """The array of :meth:`checked_input`, for code that records no graph (an array
+        of this layer's dtype is taken as it is)."""
+        if x.__class__ is np.ndarray and x.dtype is self.U.data.dtype:
+            self._check_width(x.shape)
+            return x
+        return self.checked_input(x).data
+
+    def _check_width(self, shape: tuple[int, ...]) -> None:
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) expects inputs with "
+                f"{self.in_features} features in the last axis, got shape {shape}"
+            )
 
     def gate_with(self, activation: Activation | None) -> G.Gate | None:
         """The one gate that computes this layer followed by ``activation`` (None: no

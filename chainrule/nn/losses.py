@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, no_grad
+from ..autodiff.chain import Link, value_and_grad_of_chain
+from ..autodiff.mode import state
 from . import functional as F
 from .functional import LossInputError
 
@@ -28,6 +30,11 @@ class Loss:
     name = "loss"
     fuses: str | None = None
     needs_output: str | None = None
+    # link(shape, dtype, target, sample_weight, checked) -> Link: the loss as one gate on
+    # an (N, D) prediction of that shape and dtype, the last of a chain of gates (see
+    # value_and_grad), targets already checked by check_targets when ``checked``; None
+    # for a loss that is not one gate
+    link: Callable[..., Link] | None = None
 
     def __call__(self, prediction: Any, target: Any, sample_weight: Any = None) -> Tensor:
         raise NotImplementedError
@@ -54,6 +61,9 @@ class CrossEntropyLoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.cross_entropy(prediction, target, sample_weight)
 
+    def link(self, shape, dtype, target, sample_weight=None, checked=False):
+        return F.cross_entropy_link(shape, dtype, target, sample_weight, checked)
+
     def check_targets(self, target, n_outputs, dtype):
         F.class_targets(target, len(target), n_outputs, self.name)
 
@@ -66,6 +76,9 @@ class BCEWithLogitsLoss(Loss):
 
     def __call__(self, prediction, target, sample_weight=None):
         return F.binary_cross_entropy_with_logits(prediction, target, sample_weight)
+
+    def link(self, shape, dtype, target, sample_weight=None, checked=False):
+        return F.binary_cross_entropy_with_logits_link(shape, dtype, target, sample_weight, checked)
 
     def check_targets(self, target, n_outputs, dtype):
         F.check_binary_targets(target, n_outputs, dtype, self.name)
@@ -94,6 +107,9 @@ class MSELoss(Loss):
 
     def __call__(self, prediction, target, sample_weight=None):
         return F.mse(prediction, target, half=self.half, sample_weight=sample_weight)
+
+    def link(self, shape, dtype, target, sample_weight=None, checked=False):
+        return F.mse_link(shape, dtype, target, self.half, sample_weight, checked)
 
     def check_targets(self, target, n_outputs, dtype):
         F.check_value_targets(target, n_outputs, dtype, self.name)
@@ -164,26 +180,71 @@ def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
     """``f(x, y, sample_weight=None) -> loss`` for ``model``: fused losses read the
     logits before a matching output layer; an identity output is taken as logits."""
     loss = get_loss(loss)
-    last = final_layer(model)
-    if loss.fuses is not None:
-        if last == loss.fuses:
-            forward = _logits_function(model)
-        elif last in (None, "identity"):
-            forward = model
-        else:
-            raise LossInputError(
-                f"loss '{loss.name}' pairs with a {loss.fuses} output layer (or an identity "
-                f"one, read as logits); this network ends in {last}"
-            )
-    else:
-        if loss.needs_output is not None and last not in (None, loss.needs_output):
-            raise LossInputError(
-                f"loss '{loss.name}' needs a {loss.needs_output} output layer; "
-                f"this network ends in {last}"
-            )
-        forward = model
+    forward = _logits_function(model) if _reads_logits(model, loss) else model
 
     def compute(x: Any, y: Any, sample_weight: Any = None) -> Tensor:
         return loss(forward(x), y, sample_weight)
 
     return compute
+
+
+def value_and_grad(
+    model: Any, loss: str | Loss, targets_checked: bool = False
+) -> Callable[..., float]:
+    """``f(x, y, sample_weight=None) -> float``: the loss of ``model`` on a batch, with
+    the gradient of every parameter added to its ``grad``.  It is what
+    ``objective(model, loss)(x, y).backward()`` does, returning the loss as a number.
+
+    When the model runs as a chain of gates (an MLP without active dropout, see
+    ``gate_chain``) and the loss is one gate (cross-entropy, BCE on logits, MSE), the
+    chain is backpropagated without recording a graph (:mod:`chainrule.autodiff.chain`):
+    the same gates on the same values, so the same loss and gradients to the last bit,
+    without the graph's bookkeeping.  Otherwise, and under ``detect_anomaly()``, the
+    graph is recorded and ``backward()`` walks it.
+
+    ``targets_checked=True`` is for a caller that has run ``loss.check_targets`` on all
+    the targets it will pass (``fit`` does, before the first batch): the chain then
+    skips the per-batch pass over the targets' values.  Shapes are still checked."""
+    loss = get_loss(loss)
+    logits = _reads_logits(model, loss)
+    compute = objective(model, loss)
+    link = loss.link
+
+    def loss_and_gradients(x: Any, y: Any, sample_weight: Any = None) -> float:
+        chain = None
+        # tensors given as x or y may want gradients of their own: they take the graph
+        plain = not (isinstance(x, Tensor) or isinstance(y, Tensor))
+        if plain and link is not None and state.grad_enabled and not state.detect_anomaly:
+            chain = model.gate_chain(x, logits=logits)
+        if chain is None:
+            value = compute(x, y, sample_weight)
+            value.backward()
+            return value.item()
+        array, links, shape = chain
+        # the loss's gate is made first, while the code is warm in the cache: after the
+        # forward pass's matrix products, the same Python work takes several times longer
+        last = link(shape, array.dtype, y, sample_weight, targets_checked)
+        return value_and_grad_of_chain(array, links, last)
+
+    return loss_and_gradients
+
+
+def _reads_logits(model: Any, loss: Loss) -> bool:
+    """Whether ``loss`` takes the model's logits (it fuses with the model's output layer)
+    rather than its outputs; a LossInputError when the two do not fit."""
+    last = final_layer(model)
+    if loss.fuses is not None:
+        if last == loss.fuses:
+            return True
+        if last in (None, "identity"):
+            return False
+        raise LossInputError(
+            f"loss '{loss.name}' pairs with a {loss.fuses} output layer (or an identity "
+            f"one, read as logits); this network ends in {last}"
+        )
+    if loss.needs_output is not None and last not in (None, loss.needs_output):
+        raise LossInputError(
+            f"loss '{loss.name}' needs a {loss.needs_output} output layer; "
+            f"this network ends in {last}"
+        )
+    return False

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, apply
+from ..autodiff.chain import Link
 from ..autodiff.gates import Gate
 from .init import RandomSource, as_generator
-from .layers import Activation, Dropout, Linear, make_activation
+from .layers import Activation, Dropout, Identity, Linear, make_activation
 from .module import Module, Parameter
 
 OUTPUTS = ("identity", "softmax", "sigmoid")
@@ -133,6 +134,40 @@ class MLP(Module):
     def forward(self, x: Any) -> Tensor:
         return self.output_layer(self.logits(x))
 
+    def gate_chain(
+        self, x: Any, logits: bool = False
+    ) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+        """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as the
+        chain of gates it applies: the checked input array, the links (with the same
+        gates, parameters and options as the recorded forward) and the output's shape.
+        None when the forward is not such a chain: x is not 2-D, dropout is active, a
+        layer is not a gate, or a subclass changed the forward."""
+        cls = type(self)
+        if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
+            return None
+        steps = self._fused_steps()
+        first = steps[0][0]
+        if not isinstance(first, Linear):
+            return None
+        array = first.input_array(x)
+        if array.ndim != 2:
+            return None
+        links: list[Link] = []
+        for layer, activation, gate in steps:
+            if isinstance(layer, Linear):
+                gate = gate or layer.gate_with(activation)
+                if gate is None:
+                    return None
+                options = {} if activation is None else activation.gate_options()
+                # a plain (gate, inputs, options) triple: a Link costs three times as much
+                # to make, once per layer per training step
+                links.append((gate, (layer.U, layer.b), options))  # type: ignore[arg-type]
+            elif not _add_links(layer, links):
+                return None
+        if not logits and not _add_links(self.output_layer, links):
+            return None
+        return array, links, (array.shape[0], self.sizes[-1])
+
     def hidden_activations(self, x: Any) -> list[np.ndarray]:
         """Each hidden layer's output (after its activation), for inspection: in
         :meth:`inference`, so dropout never changes what is inspected."""
@@ -156,3 +191,16 @@ class MLP(Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, output={self.output}"
+
+
+def _add_links(module: Module, links: list[Link]) -> bool:
+    """Append the links that compute ``module`` (none for an identity, or for dropout
+    that is off); False when it is not a chain of gates."""
+    if isinstance(module, Dropout):
+        return not module.training or module.p == 0.0
+    if isinstance(module, Identity):
+        return True
+    if isinstance(module, Activation) and module.gate is not None:
+        links.append(Link(module.gate, (), module.gate_options()))
+        return True
+    return False

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, no_grad
+from ..autodiff.chain import Link
 
 
 class Parameter(Tensor):
@@ -45,6 +46,15 @@ class Module:
 
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
+
+    def gate_chain(
+        self, x: Any, logits: bool = False
+    ) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+        """The forward on x (its logits, with ``logits=True``) as a chain of gates that
+        :func:`~chainrule.nn.value_and_grad` may run without recording a graph: the
+        checked input array, the links and the shape of the chain's output.  None, as
+        here, when the module is not known to be one; the graph is then recorded."""
+        return None
 
     # Discovery ---------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:

@@ -1,6 +1,7 @@
 """The training loop: mini-batch gradient descent with the engine's gradients.
 
-For each epoch and each batch: forward, loss, ``backward()``, ``optimizer.step()``.
+For each epoch and each batch: forward, loss and backward (``value_and_grad``, which
+backpropagates a plain chain of gates without recording a graph), ``optimizer.step()``.
 Then the validation loss and the metrics, the callbacks, and the progress display.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..nn import Loss, Module, get_loss, objective
+from ..nn import Loss, Module, get_loss, objective, value_and_grad
 from ..nn.init import as_generator
 from ..optim import Optimizer
 from .callbacks import Callback
@@ -162,6 +163,8 @@ def fit(
     """
     loss_fn = get_loss(loss)
     compute = objective(model, loss_fn)
+    # every target is checked below, before the first batch: not again for each batch
+    loss_and_gradients = value_and_grad(model, loss_fn, targets_checked=True)
     dtype = _model_dtype(model)
     X = check_features(X).astype(dtype, copy=False)
     y = _prepare_targets(check_targets(y, len(X)), dtype)
@@ -200,14 +203,12 @@ def fit(
             for epoch in range(1, epochs + 1):
                 display.start_epoch(epoch)
                 for batch_index, batch in enumerate(loader):
-                    batch_loss = compute(*batch)
-                    batch_loss.backward()
+                    value = loss_and_gradients(*batch)
                     for callback in reads_gradients:
                         callback.on_backward_end(state, batch_index)
                     # the gradients are dropped as they are used (their memory is the
                     # update's work space): nothing of this batch outlives the step
                     optimizer.step(release_grads=True)
-                    value = batch_loss.item()
                     display.batch_done(len(batch[0]), value)
                     for callback in callbacks:
                         callback.on_batch_end(state, batch_index, value)
