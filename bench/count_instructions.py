@@ -3,7 +3,8 @@
 Wall-clock timings of a 100 us step swing by 10-50% on a shared virtual machine; the
 number of instructions executed does not.  This script runs the step (forward, backward,
 SGD update, batch 1 by default) N and N + 1000 times under ``valgrind --tool=callgrind``
-and prints the difference / 1000 for chainrule, for the hand-written NumPy step of
+and prints the difference / 1000 for chainrule (the step by ``value_and_grad``, and by
+the recorded graph and ``backward()``), for the hand-written NumPy step of
 ``engine_overhead.py`` and, with ``--by-library``, how the count splits between the
 Python interpreter, NumPy and the rest.  Use it to compare two versions of the code:
 a change that removes Python bookkeeping shows here even when wall time is noise.
@@ -25,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PEERS = ("chainrule", "numpy")
+PEERS = ("chainrule", "chainrule-graph", "numpy")
 WARM, EXTRA = 300, 1000
 
 
@@ -34,8 +35,9 @@ def _step(peer: str, batch: int):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import engine_overhead
 
-    build = engine_overhead.numpy_step if peer == "numpy" else engine_overhead.chainrule_step
-    return build(batch)
+    if peer == "numpy":
+        return engine_overhead.numpy_step(batch)
+    return engine_overhead.chainrule_step(batch, graph=peer == "chainrule-graph")
 
 
 def _worker(peer: str, batch: int, repeats: int) -> None:

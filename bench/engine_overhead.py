@@ -4,8 +4,12 @@ Workloads (tiny arrays, so only per-operation bookkeeping counts):
   op        one elementwise gate forward + backward, averaged over a chain of 20 gates
             (mul, add, tanh, exp in turn) on a 4-vector, then sum and backward
   net-b1    one training step of the notes' 3-5-4-2 network (tanh, tanh, softmax
-            cross-entropy, SGD update) at batch 1
+            cross-entropy, SGD update) at batch 1; chainrule's loss and gradients come
+            from value_and_grad, as in fit()
   net-b32   the same at batch 32
+  net-b1-graph  chainrule only: the net-b1 step through the recorded graph
+            (objective(model, loss)(x, y).backward()) instead of value_and_grad, which
+            backpropagates the network's chain of gates without recording one
 
 JAX compiles the whole step with jit (float64 enabled, as the others); it has no "op"
 figure, since a jit-compiled chain is one fused kernel, not a chain of operations.
@@ -24,7 +28,7 @@ import timeit
 
 import harness
 
-WORKLOADS = ["op", "net-b1", "net-b32"]
+WORKLOADS = ["op", "net-b1", "net-b32", "net-b1-graph"]
 CHAIN = 20
 SIZES = [3, 5, 4, 2]
 
@@ -47,21 +51,31 @@ def _data(batch: int):
     return x, y, weights, biases
 
 
-def chainrule_step(batch: int):
+def chainrule_step(batch: int, graph: bool = False):
     """One training step of the notes' network through chainrule's public API (an MLP,
-    its loss, an optimizer), as a function of no arguments."""
+    its loss, an optimizer), as a function of no arguments: the loss and gradients by
+    ``value_and_grad``, or with ``graph=True`` by recording the graph and ``backward()``."""
     import chainrule as cr
 
     x, y, ws, bs = _data(batch)
     model = cr.nn.MLP(SIZES, activation="tanh", output="softmax", dtype="float64")
     for layer, w, b in zip(model.linear_layers, ws, bs, strict=True):
         layer.U.data[...], layer.b.data[...] = w, b  # in place: one parameter array
-    compute = cr.nn.objective(model, "cross_entropy")
     optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+    if graph:
+        compute = cr.nn.objective(model, "cross_entropy")
+
+        def step():
+            optimizer.zero_grad()
+            compute(x, y).backward()
+            optimizer.step()
+
+        return step
+    loss_and_gradients = cr.nn.value_and_grad(model, "cross_entropy")
 
     def step():
         optimizer.zero_grad()
-        compute(x, y).backward()
+        loss_and_gradients(x, y)
         optimizer.step()
 
     return step
@@ -111,6 +125,7 @@ def run_chainrule(args=None) -> dict[str, float]:
     results = {"op": _time_us(op, per=CHAIN)}
     for batch in (1, 32):
         results[f"net-b{batch}"] = _time_us(chainrule_step(batch))
+    results["net-b1-graph"] = _time_us(chainrule_step(1, graph=True))
     return results
 
 
