@@ -155,8 +155,9 @@ def jax_epoch(name: str, threads: int) -> Epoch:
     return epoch
 
 
-def numpy_epoch(name: str, threads: int) -> Epoch:
-    """Hand-written forward and backward, in-place updates: the floor to reach."""
+def numpy_step(name: str) -> Callable[[np.ndarray, np.ndarray], None]:
+    """Hand-written forward and backward, in-place updates: the floor to reach.  One
+    training step on a batch (xb, yb)."""
     params = he_uniform_parameters()
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
@@ -185,22 +186,30 @@ def numpy_epoch(name: str, threads: int) -> Epoch:
             denom *= lr / (1 - b1**t)
             p -= denom
 
+    def train_step(xb, yb):
+        u1, b1, u2, b2, u3, b3 = params
+        h1 = np.maximum(xb @ u1 + b1, 0)
+        h2 = np.maximum(h1 @ u2 + b2, 0)
+        z = h2 @ u3 + b3
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        dz = e / e.sum(axis=1, keepdims=True)
+        dz[np.arange(len(yb)), yb] -= 1
+        dz /= len(yb)
+        dh2 = (dz @ u3.T) * (h2 > 0)
+        dh1 = (dh2 @ u2.T) * (h1 > 0)
+        update([xb.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)])
+
+    return train_step
+
+
+def numpy_epoch(name: str, threads: int) -> Epoch:
+    train_step = numpy_step(name)
+
     def epoch(X, y):
         order = np.random.default_rng(0).permutation(len(X))
-        u1, b1, u2, b2, u3, b3 = params
         for start in range(0, len(X), BATCH):
             index = order[start : start + BATCH]
-            xb, yb = X[index], y[index]
-            h1 = np.maximum(xb @ u1 + b1, 0)
-            h2 = np.maximum(h1 @ u2 + b2, 0)
-            z = h2 @ u3 + b3
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            dz = e / e.sum(axis=1, keepdims=True)
-            dz[np.arange(len(yb)), yb] -= 1
-            dz /= len(yb)
-            dh2 = (dz @ u3.T) * (h2 > 0)
-            dh1 = (dh2 @ u2.T) * (h1 > 0)
-            update([xb.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)])
+            train_step(X[index], y[index])
 
     return epoch
 
