@@ -26,8 +26,8 @@ CATEGORIES = [
     ),
     ("optimizer update", "optim/optimizers.py", None),
     ("batches (shuffle, gather)", "training/data.py", None),
-    ("engine bookkeeping (apply, backward walk)", "autodiff/", None),
-    ("loss wrapper and checks", "nn/", None),
+    ("engine bookkeeping (chain, graph walk)", "autodiff/", None),
+    ("model and loss wrappers, checks", "nn/", None),
     ("fit loop, progress, callbacks", "training/", None),
 ]
 
