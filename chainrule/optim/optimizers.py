@@ -146,12 +146,19 @@ class Optimizer:
             if release_grads:
                 p.grad = None
             theta = p.data
-            work = scratch[index]
-            # nothing but the local `grad` refers to the array (a view would have a base)
-            if reuse and grad.base is None and sys.getrefcount(grad) == _SOLE_REFERENCE:
-                work = grad if grad.dtype is theta.dtype and grad.flags.writeable else work
-            if not _same_layout(work, theta):
-                work = scratch[index] = np.empty_like(theta)
+            if (
+                reuse
+                and grad.base is None  # not a view: nothing else sees its memory
+                and sys.getrefcount(grad) == _SOLE_REFERENCE  # and only `grad` holds it
+                and grad.dtype is theta.dtype
+                and grad.shape == theta.shape
+                and grad.flags.writeable
+            ):
+                work = grad
+            else:
+                work = scratch[index]
+                if work is None or work.shape != theta.shape or work.dtype is not theta.dtype:
+                    work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
 
     def _group_grads(self) -> list[np.ndarray] | None:
