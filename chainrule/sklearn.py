@@ -48,20 +48,26 @@ class _Penalized(Loss):
     def __init__(self, base: Loss, weights: list[Tensor], alpha: float, scale: float = 1.0):
         self.base, self.weights, self.alpha, self.scale = base, weights, alpha, scale
         self.fuses, self.needs_output, self.name = base.fuses, base.needs_output, base.name
+        # the base loss's one gate, for value_and_grad's chain (not when it is scaled)
+        self.link = base.link if scale == 1.0 else None
 
     def check_targets(self, target, n_outputs, dtype):
         self.base.check_targets(target, n_outputs, dtype)
+
+    def penalty(self, n_samples, sample_weight=None):
+        if not self.alpha:
+            return None
+        # n counts samples as sample_weight does, so weight 2 equals a repeated row
+        n = n_samples if sample_weight is None else float(np.sum(sample_weight))
+        # one gate for all the U's, coefficient included
+        return apply(SUM_OF_SQUARES, *self.weights, scale=self.alpha / (2.0 * n))
 
     def __call__(self, prediction, target, sample_weight=None):
         loss = self.base(prediction, target, sample_weight)
         if self.scale != 1.0:
             loss = loss * self.scale
-        if self.alpha:
-            # n counts samples as sample_weight does, so weight 2 equals a repeated row
-            n = prediction.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-            # one gate for all the U's, coefficient included
-            loss = loss + apply(SUM_OF_SQUARES, *self.weights, scale=self.alpha / (2.0 * n))
-        return loss
+        extra = self.penalty(prediction.shape[0], sample_weight)
+        return loss if extra is None else loss + extra
 
 
 class _SklearnStopping(Callback):

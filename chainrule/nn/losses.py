@@ -39,6 +39,12 @@ class Loss:
     def __call__(self, prediction: Any, target: Any, sample_weight: Any = None) -> Tensor:
         raise NotImplementedError
 
+    def penalty(self, n_samples: int, sample_weight: Any = None) -> Tensor | None:
+        """A term of this loss that depends on the parameters alone (a weight penalty,
+        for one), for a batch of ``n_samples`` (``sample_weight``): ``value_and_grad``
+        backpropagates it beside the chain, before it, as the graph would.  None here."""
+        return None
+
     def check_targets(self, target: Any, n_outputs: int, dtype: Any) -> None:
         """Raise LossInputError unless ``target`` fits this loss on an output of
         ``n_outputs`` columns, so that bad labels are found before training.  This
@@ -224,7 +230,14 @@ def value_and_grad(
         # the loss's gate is made first, while the code is warm in the cache: after the
         # forward pass's matrix products, the same Python work takes several times longer
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
-        return value_and_grad_of_chain(array, links, last)
+        extra = loss.penalty(shape[0], sample_weight)
+        if extra is None:
+            return value_and_grad_of_chain(array, links, last)
+        # the graph of (loss + penalty) reaches the penalty first: so does this, so that
+        # each parameter's gradient is summed in the same order, to the same bits
+        extra.backward()
+        value = value_and_grad_of_chain(array, links, last)
+        return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients
 

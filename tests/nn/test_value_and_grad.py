@@ -286,3 +286,53 @@ def test_checked_targets_still_have_their_shape_checked(chain_calls):
     step = nn.value_and_grad(model, "binary_cross_entropy", targets_checked=True)
     with pytest.raises(nn.LossInputError, match=r"targets shaped like the output \(7, 2\)"):
         step(X, BINARY[:, :1].repeat(3, axis=1))
+
+
+def test_a_weight_penalty_is_backpropagated_before_the_chain_as_the_graph_does(chain_calls):
+    """A loss with a penalty term (scikit-learn's L2 on the U's): twice in a row, so that
+    the order in which each gradient is summed shows in the bits."""
+    from chainrule.sklearn import _Penalized
+
+    chained, recorded = twin_models(activation="tanh", output="softmax")
+    for model in (chained, recorded):
+        penalized = _Penalized(nn.get_loss("cross_entropy"), model.U, alpha=0.3)
+        if model is chained:
+            step = nn.value_and_grad(model, penalized)
+            values = [step(X, LABELS), step(X[:4], LABELS[:4])]
+        else:
+            expected = [
+                graph_value_and_grads(model, penalized, X, LABELS)[0],
+                graph_value_and_grads(model, penalized, X[:4], LABELS[:4])[0],
+            ]
+    assert chain_calls == [1, 1]
+    assert values == expected
+    assert_same_bits(chained, recorded)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_the_estimators_train_through_the_chain_to_the_graphs_weights(
+    monkeypatch, chain_calls, solver
+):
+    import warnings
+
+    from chainrule.sklearn import MLPClassifier
+
+    data_x = rng.normal(size=(60, 3))
+    data_y = (data_x[:, 0] + data_x[:, 1] > 0).astype(int)
+
+    def train():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return MLPClassifier((6,), solver=solver, max_iter=4, random_state=0).fit(
+                data_x, data_y
+            )
+
+    chained = train()
+    used = len(chain_calls)
+    monkeypatch.setattr(nn.MLP, "gate_chain", lambda self, x, logits=False: None)
+    recorded = train()
+    assert used > 0 and len(chain_calls) == used
+    assert chained.loss_ == recorded.loss_
+    ours, theirs = chained.coefs_ + chained.intercepts_, recorded.coefs_ + recorded.intercepts_
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.array_equal(a, b)
