@@ -230,11 +230,20 @@ class Dropout(Module):
 
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if not self.training or self.p == 0.0:
+        if not self.active:
             return x
-        keep = self.rng.random(x.shape) >= self.p
-        scale = np.asarray(keep, dtype=x.dtype) / x.dtype.type(1.0 - self.p)
-        return x * scale
+        return x * self.draw_scale(x.shape, x.dtype)
+
+    @property
+    def active(self) -> bool:
+        """Whether the forward drops anything: in training, with p > 0."""
+        return self.training and self.p != 0.0
+
+    def draw_scale(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """The factor that multiplies the input: 1 / (1 - p) where a value is kept, 0
+        where it is dropped, drawn from this layer's random source."""
+        keep = self.rng.random(shape) >= self.p
+        return np.asarray(keep, dtype=dtype) / np.dtype(dtype).type(1.0 - self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -201,7 +201,7 @@ def value_and_grad(
     the gradient of every parameter added to its ``grad``.  It is what
     ``objective(model, loss)(x, y).backward()`` does, returning the loss as a number.
 
-    When the model runs as a chain of gates (an MLP without active dropout, see
+    When the model runs as a chain of gates (an MLP, dropout included; see
     ``gate_chain``) and the loss is one gate (cross-entropy, BCE on logits, MSE), the
     chain is backpropagated without recording a graph (:mod:`chainrule.autodiff.chain`):
     the same gates on the same values, so the same loss and gradients to the last bit,

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..autodiff import Tensor, apply
 from ..autodiff.chain import Link
-from ..autodiff.gates import Gate
+from ..autodiff.gates import MUL, Gate
+from ..autodiff.tensor import constant
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Identity, Linear, make_activation
 from .module import Module, Parameter
@@ -140,8 +141,9 @@ class MLP(Module):
         """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as the
         chain of gates it applies: the checked input array, the links (with the same
         gates, parameters and options as the recorded forward) and the output's shape.
-        None when the forward is not such a chain: x is not 2-D, dropout is active, a
-        layer is not a gate, or a subclass changed the forward."""
+        Active dropout layers draw their masks here, in the order the forward would, and
+        become links that multiply by them.  None when the forward is not such a chain:
+        x is not 2-D, a layer is not a gate, or a subclass changed the forward."""
         cls = type(self)
         if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
             return None
@@ -153,6 +155,7 @@ class MLP(Module):
         if array.ndim != 2:
             return None
         links: list[Link] = []
+        width = array.shape[1]
         for layer, activation, gate in steps:
             if isinstance(layer, Linear):
                 gate = gate or layer.gate_with(activation)
@@ -162,6 +165,10 @@ class MLP(Module):
                 # a plain (gate, inputs, options) triple: a Link costs three times as much
                 # to make, once per layer per training step
                 links.append((gate, (layer.U, layer.b), options))  # type: ignore[arg-type]
+                width = layer.out_features
+            elif isinstance(layer, Dropout) and layer.active:  # x * scale, as its forward
+                scale = layer.draw_scale((array.shape[0], width), array.dtype)
+                links.append((MUL, (constant(scale),), {}))  # type: ignore[arg-type]
             elif not _add_links(layer, links):
                 return None
         if not logits and not _add_links(self.output_layer, links):
@@ -197,7 +204,7 @@ def _add_links(module: Module, links: list[Link]) -> bool:
     """Append the links that compute ``module`` (none for an identity, or for dropout
     that is off); False when it is not a chain of gates."""
     if isinstance(module, Dropout):
-        return not module.training or module.p == 0.0
+        return not module.active
     if isinstance(module, Identity):
         return True
     if isinstance(module, Activation) and module.gate is not None:
