@@ -79,11 +79,11 @@ def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link) -> float:
     upstream = xp.array(1, dtype=value.dtype)  # d loss / d loss, as backward() seeds it
     for i in range(len(chain) - 1, -1, -1):
         output = outputs[i]
-        if (
-            upstream.__class__ is not np.ndarray
+        if i < len(links) and (  # a gradient of the output's shape and dtype (the loss
+            upstream.__class__ is not np.ndarray  # gets the seed as it is)
             or upstream.shape != output.shape
             or upstream.dtype is not output.dtype
-        ) and i < len(links):  # a gradient of the output's shape and dtype
+        ):
             upstream = _fit(upstream, output)
         need = needs[i]
         gate, inputs, _ = chain[i]

@@ -84,9 +84,12 @@ _FEW_LABELS = 64
 _UNSIGNED = {size: np.dtype(f"u{size}") for size in (1, 2, 4, 8)}
 
 
-def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.ndarray:
+def class_targets(
+    target: Any, n_samples: int, n_classes: int, loss: str, checked: bool = False
+) -> np.ndarray:
     """Class indices (N,) checked against the number of classes, or probability rows
-    (N, M) (one-hot included)."""
+    (N, M) (one-hot included).  ``checked``: integer indices already checked by the
+    caller are taken without a pass over their values."""
     y = target.data if isinstance(target, Tensor) else target
     if (
         y.__class__ is np.ndarray
@@ -97,6 +100,8 @@ def class_targets(target: Any, n_samples: int, n_classes: int, loss: str) -> np.
         # the common case, checked in the cheapest way: a few labels by Python's min and
         # max (a NumPy reduction costs more on a small array); many in one reduction,
         # for which an unsigned view makes a negative label huge
+        if checked:
+            return y
         if n_samples <= _FEW_LABELS:
             labels = y.tolist()
             if min(labels) >= 0 and max(labels) < n_classes:
@@ -162,9 +167,7 @@ def cross_entropy_link(
     then taken as they are, without a pass over them."""
     if len(shape) != 2:
         raise LossInputError(f"cross_entropy expects logits of shape (N, M), got {shape}")
-    y = target
-    if not (checked and y.__class__ is np.ndarray and y.ndim == 1 and y.dtype.kind in "iu"):
-        y = class_targets(target, shape[0], shape[1], "cross_entropy")
+    y = class_targets(target, shape[0], shape[1], "cross_entropy", checked)
     if y.ndim == 2:
         y = y.astype(dtype)
     shares = _sample_shares(sample_weight, shape[0], dtype)

@@ -166,14 +166,12 @@ class MLP(Module):
                 # to make, once per layer per training step
                 links.append((gate, (layer.U, layer.b), options))  # type: ignore[arg-type]
                 width = layer.out_features
-            elif isinstance(layer, Dropout) and layer.active:  # x * scale, as its forward
-                scale = layer.draw_scale((array.shape[0], width), array.dtype)
-                links.append((MUL, (constant(scale),), {}))  # type: ignore[arg-type]
-            elif not _add_links(layer, links):
+            elif not _add_links(layer, links, (array.shape[0], width), array.dtype):
                 return None
-        if not logits and not _add_links(self.output_layer, links):
+        shape = (array.shape[0], self.sizes[-1])
+        if not logits and not _add_links(self.output_layer, links, shape, array.dtype):
             return None
-        return array, links, (array.shape[0], self.sizes[-1])
+        return array, links, shape
 
     def hidden_activations(self, x: Any) -> list[np.ndarray]:
         """Each hidden layer's output (after its activation), for inspection: in
@@ -200,11 +198,14 @@ class MLP(Module):
         return f"sizes={self.sizes}, output={self.output}"
 
 
-def _add_links(module: Module, links: list[Link]) -> bool:
-    """Append the links that compute ``module`` (none for an identity, or for dropout
-    that is off); False when it is not a chain of gates."""
+def _add_links(module: Module, links: list[Link], shape: tuple[int, ...], dtype: Any) -> bool:
+    """Append the links that compute ``module`` on a value of this shape and dtype (none
+    for an identity, or for dropout that is off); False when it is not a chain of gates.
+    Active dropout draws its mask now, as its forward would, and multiplies by it."""
     if isinstance(module, Dropout):
-        return not module.active
+        if module.active:
+            links.append(Link(MUL, (constant(module.draw_scale(shape, dtype)),)))
+        return True
     if isinstance(module, Identity):
         return True
     if isinstance(module, Activation) and module.gate is not None:

@@ -157,7 +157,7 @@ class Optimizer:
                 work = grad
             else:
                 work = scratch[index]
-                if work is None or work.shape != theta.shape or work.dtype is not theta.dtype:
+                if not _same_layout(work, theta):
                     work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
 
