@@ -33,6 +33,8 @@ def main() -> None:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(args.threads)  # before NumPy loads its BLAS
 
+    import numpy as np
+
     import train_mlp
 
     X, y = train_mlp.data(argparse.Namespace(quick=False))
@@ -41,7 +43,7 @@ def main() -> None:
     steps["graph"] = chainrule_step(train_mlp, args.optimizer, graph=True)
     times: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
-    order = __import__("numpy").random.default_rng(0).permutation(len(X))
+    order = np.random.default_rng(0).permutation(len(X))
     batch = train_mlp.BATCH
     for epoch in range(args.epochs + 1):  # the first pass warms up and is not counted
         for i, start in enumerate(range(0, len(X) - batch + 1, batch)):
