@@ -18,6 +18,7 @@ The step size eps(t) is the optimizer's ``lr`` attribute; a schedule changes it.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -350,6 +351,15 @@ class Adam(Optimizer):
         m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2
         theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 
+    The state kept is the discounted sums M = m / (1 - b1) and V = v / (1 - b2)
+    (``grad_sum`` and ``square_sum``), which need no scaling of g:
+
+        M = b1 M + g,   V = b2 V + g^2,   theta -= c M / (sqrt(V) + e)
+        with s = sqrt((1 - b2) / (1 - b2^t)),  c = lr (1 - b1) / ((1 - b1^t) s),  e = eps / s
+
+    That is two passes through memory per parameter fewer than the textbook form, and
+    state_dict gives the sums as they are, so a resumed run continues bit for bit.
+
     ``weight_decay`` adds an L2 term to g (for decoupled decay use AdamW).
     """
 
@@ -367,8 +377,8 @@ class Adam(Optimizer):
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
-        self.m: list[np.ndarray | None] = [None] * len(self.params)
-        self.v: list[np.ndarray | None] = [None] * len(self.params)
+        self.grad_sum: list[np.ndarray | None] = [None] * len(self.params)
+        self.square_sum: list[np.ndarray | None] = [None] * len(self.params)
 
     def hyperparameters(self):
         return {
@@ -379,7 +389,7 @@ class Adam(Optimizer):
         }
 
     def buffers(self):
-        return {"m": self.m, "v": self.v}
+        return {"grad_sum": self.grad_sum, "square_sum": self.square_sum}
 
     reuses_gradient = True
 
@@ -390,26 +400,20 @@ class Adam(Optimizer):
                 theta *= 1.0 - self.lr * self.weight_decay
             else:
                 grad = grad + self.weight_decay * theta
-        m, v = self._buffer("m", index, theta), self._buffer("v", index, theta)
-        tmp = work  # may be grad itself: grad is last read by the multiply that fills tmp
+        grad_sum = self._buffer("grad_sum", index, theta)  # zeros at first
+        square_sum = self._buffer("square_sum", index, theta)
         t = self.steps
-        # m = b1 m + (1 - b1) g, written as m = b1 (m - g) + g: no temporary
-        m -= grad
-        m *= b1
-        m += grad
-        # v = b2 v + (1 - b2) g^2
-        v *= b2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        # theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), written as
-        # lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps sqrt(1 - b2^t)): one pass fewer
-        root = np.sqrt(1.0 - b2**t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * root
-        np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * root / (1.0 - b1**t)
-        theta -= tmp
+        grad_sum *= b1  # M = b1 M + g
+        grad_sum += grad
+        np.multiply(grad, grad, out=work)  # the last read of grad, which work may be
+        square_sum *= b2  # V = b2 V + g^2
+        square_sum += work
+        s = math.sqrt((1.0 - b2) / (1.0 - b2**t))  # theta -= c M / (sqrt(V) + e)
+        np.sqrt(square_sum, out=work)
+        work += self.eps / s
+        np.divide(grad_sum, work, out=work)
+        work *= self.lr * (1.0 - b1) / ((1.0 - b1**t) * s)
+        theta -= work
 
 
 class AdamW(Adam):
