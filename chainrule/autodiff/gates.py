@@ -677,6 +677,14 @@ def _matmul_vjp(xp, g, saved, needs):
 MATMUL = register_gate("matmul", _matmul, _matmul_vjp)
 
 
+# A weight gradient x^T g with at least this many numbers is computed ``x.T @ g``, a
+# smaller one ``x.T.dot(g)``.  Both give the same product; ``ndarray.dot`` skips
+# matmul's generalised-ufunc set-up (about a microsecond: much of a small step), but
+# with a transposed first operand it zeroes its output before BLAS writes it, a pass
+# through memory that costs more from about this size on (~50 us for 784 x 256).
+_DOT_LIMIT = 8192
+
+
 def _linear(xp, x, weight, bias):
     """f = x @ U + b: a layer's affine map fused in one gate (x is (..., in), U (in, out)).
 
@@ -695,7 +703,7 @@ def _linear_vjp(xp, g, saved, needs):
     gw = None
     if needs[1]:
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        gw = x2.T.dot(g2)
+        gw = x2.T.dot(g2) if weight.size < _DOT_LIMIT else x2.T @ g2
     gb = None
     if needs[2]:  # a sum over one row is that row: no reduction for a batch of one
         gb = g2[0] if len(g2) == 1 else g2.sum(axis=0)
@@ -850,24 +858,30 @@ def _rows_times(xp, values, weights):
 
 def _softmax_cross_entropy(xp, logits, target, weights):
     """CE = -sum_i w_i sum_k y_ik log softmax(z_i)_k, with y given as class indices
-    (N,) or as probability rows (N, M); log softmax is computed with the max subtracted."""
+    (N,) or as probability rows (N, M).  With each row's max subtracted, s = z - max(z),
+
+        log softmax(z)_k = s_k - log T,   T = sum_k e^(s_k)   (1 <= T <= M: no overflow,
+                                                               and log T is finite)
+
+    Saves e^s and T, whose ratio is the softmax its vjp needs."""
     shifted = logits - logits.max(axis=1, keepdims=True)
-    log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_norm
-    if target.ndim == 1:
-        picked = log_p[_index_range(xp, len(target)), target]
+    exps = xp.exp(shifted)
+    total = exps.sum(axis=1, keepdims=True)
+    log_total = xp.log(total)
+    if target.ndim == 1:  # log softmax at each row's class only: N numbers, not N x M
+        picked = shifted[_index_range(xp, len(target)), target] - log_total[:, 0]
         loss = -(picked.sum() * weights if isinstance(weights, float) else (picked * weights).sum())
     else:
-        loss = -(_rows_times(xp, log_p * target, weights)).sum()
-    return loss, (log_p, target, weights)
+        loss = -(_rows_times(xp, (shifted - log_total) * target, weights)).sum()
+    return loss, (exps, total, target, weights)
 
 
 def _softmax_cross_entropy_vjp(xp, g, saved, needs):
     """dCE/dz_i = w_i (softmax(z_i) - y_i): the notes' (y_hat - y) / N when w_i = 1/N."""
-    log_p, target, weights = saved
-    grad = xp.exp(log_p)
-    if target.ndim == 1:  # minus the one-hot rows, made by one comparison
-        grad -= target[:, None] == _index_range(xp, grad.shape[1])
+    exps, total, target, weights = saved
+    grad = exps / total
+    if target.ndim == 1:  # minus the one-hot rows: 1 off each row's class
+        grad[_index_range(xp, len(target)), target] -= 1
     else:
         grad = grad * target.sum(axis=1, keepdims=True) - target
     # g is the upstream gradient of a scalar: one number
