@@ -165,6 +165,27 @@ def test_linear_gate(x_shape):
     assert_gradients_match(cr.linear, x, u, b)
 
 
+@pytest.mark.parametrize("x_shape", [(6, 128), (2, 3, 128)])
+@pytest.mark.parametrize("out_features", [63, 64])  # 128 x 64 weights: the other product
+def test_linear_gate_on_weights_either_side_of_the_product_switch(x_shape, out_features):
+    """The closed forms of L = sum(c * (x U + b)): dL/dx = c U^T, dL/dU = x^T c summed
+    over the batch axes, dL/db = c summed; for weights just below and at the size where
+    the weight gradient's product changes from ndarray.dot to matmul."""
+    from chainrule.autodiff.gates import _DOT_LIMIT
+
+    assert 128 * 63 < _DOT_LIMIT <= 128 * 64
+    rng = np.random.default_rng(2)
+    x = cr.tensor(rng.normal(size=x_shape), requires_grad=True)
+    u = cr.tensor(rng.normal(size=(128, out_features)), requires_grad=True)
+    b = cr.tensor(rng.normal(size=out_features), requires_grad=True)
+    c = rng.normal(size=(*x_shape[:-1], out_features))
+    (cr.linear(x, u, b) * c).sum().backward()
+    np.testing.assert_allclose(x.grad, np.einsum("...o,io->...i", c, u.data), rtol=1e-12)
+    rows, c_rows = x.data.reshape(-1, 128), c.reshape(-1, out_features)
+    np.testing.assert_allclose(u.grad, np.einsum("ni,no->io", rows, c_rows), rtol=1e-12)
+    np.testing.assert_allclose(b.grad, c_rows.sum(0), rtol=1e-12)
+
+
 @SETTINGS
 @given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 2**16))
 def test_reshape_and_transpose(shape, seed):
