@@ -17,13 +17,14 @@ goes.  On a small network that bookkeeping is most of a training step's time.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .arrays import array_module
+from .arrays import SOLE_REFERENCE, array_module
 from .backward import _fit, _sum
 from .gates import Gate
 from .tensor import Tensor
@@ -87,7 +88,17 @@ def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link) -> float:
             upstream = _fit(upstream, output)
         need = needs[i]
         gate, inputs, _ = chain[i]
-        grads = gate.vjp(xp, upstream, saved[i], need)
+        into = gate.vjp_into
+        if (
+            into is not None
+            and upstream.__class__ is np.ndarray
+            and upstream.base is None  # not a view: nothing else sees its memory
+            and sys.getrefcount(upstream) == SOLE_REFERENCE  # and only `upstream` holds it
+            and upstream.flags.writeable
+        ):  # the gradient the link after this one made for it: this link may write over it
+            grads = into(xp, upstream, saved[i], need)
+        else:
+            grads = gate.vjp(xp, upstream, saved[i], need)
         saved[i] = None  # freed as soon as it is used, as backward() frees a node's
         for k, tensor in enumerate(inputs, 1):
             grad = grads[k]
@@ -103,6 +114,7 @@ def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link) -> float:
             previous = tensor.grad  # accumulated across calls, never in place
             tensor.grad = grad if previous is None else _sum(previous, grad)
         upstream = grads[0]
+        grads = None  # `upstream` is now the tuple's only reference left, when it was ours
         if upstream is None or not need[0]:  # nothing before this link wants a gradient
             break
     return float(value)

@@ -39,9 +39,13 @@ class Gate:
     ``forward_into``, when an elementwise gate has one, is a forward that writes its
     output over its (only) input array and saves the same values as ``forward``: a
     fused gate uses it on a temporary it made itself, saving an allocation.
+
+    ``vjp_into``, when a gate has one, is its vjp allowed to write the first input's
+    gradient over the upstream gradient g, with the same values as ``vjp``: for a
+    caller that owns g (nothing else refers to it), saving an allocation.
     """
 
-    __slots__ = ("forward", "forward_into", "name", "pattern", "vjp")
+    __slots__ = ("forward", "forward_into", "name", "pattern", "vjp", "vjp_into")
 
     def __init__(
         self,
@@ -50,12 +54,14 @@ class Gate:
         vjp: VJP | None = None,
         pattern: str | None = None,
         forward_into: Forward | None = None,
+        vjp_into: VJP | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
         self.vjp = vjp if vjp is not None else _missing_vjp(name)
         self.pattern = pattern
         self.forward_into = forward_into
+        self.vjp_into = vjp_into
 
     def __repr__(self) -> str:
         return f"Gate({self.name!r})"
@@ -77,11 +83,12 @@ def register_gate(
     vjp: VJP | None = None,
     pattern: str | None = None,
     forward_into: Forward | None = None,
+    vjp_into: VJP | None = None,
 ) -> Gate:
     """Add a gate to the table (``vjp=None`` makes a forward-only gate) and return it."""
     if name in GATES:
         raise ValueError(f"a gate named '{name}' is already registered")
-    gate = Gate(name, forward, vjp, pattern, forward_into)
+    gate = Gate(name, forward, vjp, pattern, forward_into, vjp_into)
     GATES[name] = gate
     return gate
 
@@ -399,7 +406,20 @@ def _relu_vjp(xp, g, out, needs):
     return (g * (out > 0),)
 
 
-RELU = register_gate("relu", _relu, _relu_vjp, pattern="max routes", forward_into=_relu_into)
+def _relu_vjp_into(xp, g, out, needs):
+    """The same, written over g."""
+    xp.multiply(g, out > 0, out=g)
+    return (g,)
+
+
+RELU = register_gate(
+    "relu",
+    _relu,
+    _relu_vjp,
+    pattern="max routes",
+    forward_into=_relu_into,
+    vjp_into=_relu_vjp_into,
+)
 
 
 def _leaky_relu(xp, a, slope):
@@ -738,7 +758,14 @@ def _fuse_with_linear(activation: Gate) -> Gate:
         (gz,) = activation.vjp(xp, g, act_saved, (True,))
         return _linear_vjp(xp, gz, (x, weight), needs)
 
-    return register_gate(f"linear_{activation.name}", forward, vjp)
+    def vjp_into(xp, g, saved, needs):
+        """The same, with the activation's gradient written over g."""
+        x, weight, act_saved = saved
+        (gz,) = activation.vjp_into(xp, g, act_saved, (True,))
+        return _linear_vjp(xp, gz, (x, weight), needs)
+
+    into = vjp_into if activation.vjp_into is not None else None
+    return register_gate(f"linear_{activation.name}", forward, vjp, vjp_into=into)
 
 
 # The activations a Linear layer fuses with, by name.

@@ -26,20 +26,10 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor
+from ..autodiff.arrays import SOLE_REFERENCE
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
-
-
-def _sole_reference_count() -> int:
-    """What sys.getrefcount reports for an object held by one local variable only: 2 on
-    most Pythons (the variable and the call's argument), less where the interpreter
-    borrows the argument.  Measured, not assumed, in the same code shape as the test."""
-    probe = np.empty(1)
-    return sys.getrefcount(probe)
-
-
-_SOLE_REFERENCE = _sole_reference_count()
 
 
 class _Group:
@@ -150,7 +140,7 @@ class Optimizer:
             if (
                 reuse
                 and grad.base is None  # not a view: nothing else sees its memory
-                and sys.getrefcount(grad) == _SOLE_REFERENCE  # and only `grad` holds it
+                and sys.getrefcount(grad) == SOLE_REFERENCE  # and only `grad` holds it
                 and grad.dtype is theta.dtype
                 and grad.shape == theta.shape
                 and grad.flags.writeable

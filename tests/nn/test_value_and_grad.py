@@ -350,3 +350,49 @@ def test_the_estimators_train_through_the_chain_to_the_graphs_weights(
     ours, theirs = chained.coefs_ + chained.intercepts_, recorded.coefs_ + recorded.intercepts_
     for a, b in zip(ours, theirs, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_the_chain_writes_a_relu_gradient_over_an_upstream_it_owns(chain_calls, monkeypatch):
+    """Each hidden relu's gradient is written over the array the next layer's vjp made
+    (nothing else holds it), and the gradients are still the graph's, bit for bit."""
+    from chainrule.autodiff import gates
+
+    written_over = []
+    relu_vjp_into = gates.RELU.vjp_into
+
+    def spy(xp, g, out, needs):
+        (result,) = relu_vjp_into(xp, g, out, needs)
+        written_over.append(result is g)
+        return (result,)
+
+    monkeypatch.setattr(gates.RELU, "vjp_into", spy)
+    chain_model, graph_model = twin_models(activation="relu")
+    nn.value_and_grad(chain_model, "cross_entropy")(X, LABELS)
+    graph_value_and_grads(graph_model, "cross_entropy", X, LABELS)
+    assert chain_calls and written_over == [True, True]  # two hidden layers
+    assert_same_bits(chain_model, graph_model)
+
+
+def test_an_upstream_gradient_a_parameter_also_holds_is_never_written_over(monkeypatch):
+    """The add gate hands its upstream gradient to both inputs as one array: when a
+    parameter keeps it as its grad, the link before must not overwrite it in place."""
+    from chainrule.autodiff import gates
+    from chainrule.autodiff.chain import Link
+
+    calls = []
+    original = gates.LINEAR_THEN["relu"].vjp_into
+    monkeypatch.setattr(
+        gates.LINEAR_THEN["relu"], "vjp_into", lambda *a: calls.append(1) or original(*a)
+    )
+    x = rng.normal(size=(4, 3))
+    u, b = cr.nn.Parameter(rng.normal(size=(3, 2))), cr.nn.Parameter(rng.normal(size=2))
+    shift = cr.nn.Parameter(rng.normal(size=(4, 2)))
+    target = cr.tensor(rng.normal(size=(4, 2)))
+    links = [Link(gates.LINEAR_THEN["relu"], (u, b)), Link(gates.ADD, (shift,))]
+    loss = Link(gates.SQUARED_ERROR, (target,), {"weights": 0.25, "scale": 1.0})
+    value_and_grad_of_chain(x, links, loss)
+    assert not calls  # the upstream of linear_relu is shift.grad itself: not taken over
+    h = np.maximum(x @ u.data + b.data, 0)
+    residual = 2 * 0.25 * (h + shift.data - target.data)  # d/d(prediction) of the loss
+    np.testing.assert_allclose(shift.grad, residual, rtol=1e-12)
+    np.testing.assert_allclose(u.grad, x.T @ (residual * (h > 0)), rtol=1e-12)
