@@ -364,7 +364,13 @@ def _sigmoid_vjp(xp, g, s, needs):
     return (g * ((1 - s) * s),)
 
 
-SIGMOID = register_gate("sigmoid", _sigmoid, _sigmoid_vjp)
+def _sigmoid_vjp_into(xp, g, s, needs):
+    """The same, written over g."""
+    g *= (1 - s) * s
+    return (g,)
+
+
+SIGMOID = register_gate("sigmoid", _sigmoid, _sigmoid_vjp, vjp_into=_sigmoid_vjp_into)
 
 
 def _tanh(xp, a):
@@ -386,7 +392,15 @@ def _tanh_vjp(xp, g, t, needs):
     return (g - g_t_t,)
 
 
-TANH = register_gate("tanh", _tanh, _tanh_vjp, forward_into=_tanh_into)
+def _tanh_vjp_into(xp, g, t, needs):
+    """The same, written over g."""
+    g_t_t = g * t
+    g_t_t *= t
+    g -= g_t_t
+    return (g,)
+
+
+TANH = register_gate("tanh", _tanh, _tanh_vjp, forward_into=_tanh_into, vjp_into=_tanh_vjp_into)
 
 
 def _relu(xp, a):

@@ -352,21 +352,25 @@ def test_the_estimators_train_through_the_chain_to_the_graphs_weights(
         assert np.array_equal(a, b)
 
 
-def test_the_chain_writes_a_relu_gradient_over_an_upstream_it_owns(chain_calls, monkeypatch):
-    """Each hidden relu's gradient is written over the array the next layer's vjp made
-    (nothing else holds it), and the gradients are still the graph's, bit for bit."""
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_the_chain_writes_an_activation_gradient_over_an_upstream_it_owns(
+    chain_calls, monkeypatch, activation
+):
+    """Each hidden activation's gradient is written over the array the next layer's vjp
+    made (nothing else holds it), and the gradients are still the graph's, bit for bit."""
     from chainrule.autodiff import gates
 
     written_over = []
-    relu_vjp_into = gates.RELU.vjp_into
+    gate = gates.GATES[activation]
+    vjp_into = gate.vjp_into
 
     def spy(xp, g, out, needs):
-        (result,) = relu_vjp_into(xp, g, out, needs)
+        (result,) = vjp_into(xp, g, out, needs)
         written_over.append(result is g)
         return (result,)
 
-    monkeypatch.setattr(gates.RELU, "vjp_into", spy)
-    chain_model, graph_model = twin_models(activation="relu")
+    monkeypatch.setattr(gate, "vjp_into", spy)
+    chain_model, graph_model = twin_models(activation=activation)
     nn.value_and_grad(chain_model, "cross_entropy")(X, LABELS)
     graph_value_and_grads(graph_model, "cross_entropy", X, LABELS)
     assert chain_calls and written_over == [True, True]  # two hidden layers
