@@ -102,6 +102,9 @@ class Optimizer:
         self.steps = 0
         self.scratch: list[np.ndarray | None] = [None] * len(self.params)
         self._group: _Group | None = None
+        # set when the parameters were found too many numbers (or of mixed dtypes) to
+        # update as one vector: decided once, as their sizes do not change in training
+        self._per_parameter = False
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -157,14 +160,15 @@ class Optimizer:
         there are several, all with a gradient, sharing a dtype and holding GROUP_LIMIT
         numbers at most; and the update is worth copying them, or they are one array."""
         params = self.params
-        if len(params) < 2:
+        if self._per_parameter or len(params) < 2:
             return None
         group = self._group
         if group is None or not group.fits(params):
             dtype = params[0].data.dtype
-            if sum(p.data.size for p in params) > GROUP_LIMIT:
-                return None
-            if any(p.data.dtype != dtype for p in params):
+            if sum(p.data.size for p in params) > GROUP_LIMIT or any(
+                p.data.dtype != dtype for p in params
+            ):
+                self._per_parameter = True
                 return None
             group = self._group = _Group(params)
         if not (group.shared or self._groups()):
@@ -320,7 +324,10 @@ class SGD(Optimizer):
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
         if not self.momentum:
-            np.multiply(grad, lr, out=work)
+            if work is grad:  # the operator form: one call fewer to parse than out=
+                grad *= lr
+            else:
+                np.multiply(grad, lr, out=work)
             theta -= work
             return
         v = self._buffer("velocity", index, theta)  # zeros at first, so v = g on step 1
