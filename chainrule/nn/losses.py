@@ -67,8 +67,7 @@ class CrossEntropyLoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.cross_entropy(prediction, target, sample_weight)
 
-    def link(self, shape, dtype, target, sample_weight=None, checked=False):
-        return F.cross_entropy_link(shape, dtype, target, sample_weight, checked)
+    link = staticmethod(F.cross_entropy_link)  # a function: no method call per batch
 
     def check_targets(self, target, n_outputs, dtype):
         F.class_targets(target, len(target), n_outputs, self.name)
@@ -83,8 +82,7 @@ class BCEWithLogitsLoss(Loss):
     def __call__(self, prediction, target, sample_weight=None):
         return F.binary_cross_entropy_with_logits(prediction, target, sample_weight)
 
-    def link(self, shape, dtype, target, sample_weight=None, checked=False):
-        return F.binary_cross_entropy_with_logits_link(shape, dtype, target, sample_weight, checked)
+    link = staticmethod(F.binary_cross_entropy_with_logits_link)
 
     def check_targets(self, target, n_outputs, dtype):
         F.check_binary_targets(target, n_outputs, dtype, self.name)
@@ -215,6 +213,8 @@ def value_and_grad(
     logits = _reads_logits(model, loss)
     compute = objective(model, loss)
     link = loss.link
+    # whether the loss has a penalty term to ask for (a call saved per batch if not)
+    penalized = type(loss).penalty is not Loss.penalty
 
     def loss_and_gradients(x: Any, y: Any, sample_weight: Any = None) -> float:
         chain = None
@@ -230,7 +230,7 @@ def value_and_grad(
         # the loss's gate is made first, while the code is warm in the cache: after the
         # forward pass's matrix products, the same Python work takes several times longer
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
-        extra = loss.penalty(shape[0], sample_weight)
+        extra = loss.penalty(shape[0], sample_weight) if penalized else None
         if extra is None:
             return value_and_grad_of_chain(array, links, last)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
