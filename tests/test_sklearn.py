@@ -293,3 +293,24 @@ def test_grid_search_on_a_dask_cluster():
         ).fit(X, y)
     assert len(grid.cv_results_["mean_test_score"]) == 2
     assert grid.best_estimator_.n_iter_ > 0
+
+
+@pytest.mark.parametrize("hidden", [(8,), (8, 4), (6, 5, 4)])
+def test_a_fitted_estimator_of_any_depth_survives_pickling(hidden):
+    """joblib and scikit-learn's parallel tools pickle fitted estimators (say,
+    cross_validate(return_estimator=True, n_jobs=2)); a network that has trained holds
+    fused gates, which pickle by their name in the gate table."""
+    import pickle
+
+    X, y = load_iris(return_X_y=True)
+    model = MLPClassifier(hidden_layer_sizes=hidden, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        copy.partial_fit(X, y)  # and it trains on
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.predict_proba(X), model.predict_proba(X))

@@ -66,6 +66,12 @@ class Gate:
     def __repr__(self) -> str:
         return f"Gate({self.name!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """A gate pickles as its name in the table (scikit-learn and joblib copy fitted
+        estimators by pickling, and networks cache their gates): unpickling looks it
+        up again, as fused gates' functions could not be pickled themselves."""
+        return (registered_gate, (self.name,))
+
 
 def _missing_vjp(name: str) -> VJP:
     def vjp(xp, g, saved, needs):
@@ -75,6 +81,14 @@ def _missing_vjp(name: str) -> VJP:
 
 
 GATES: dict[str, Gate] = {}
+
+
+def registered_gate(name: str) -> Gate:
+    """The gate registered under ``name``."""
+    try:
+        return GATES[name]
+    except KeyError:
+        raise KeyError(f"no gate named '{name}' is registered") from None
 
 
 def register_gate(
