@@ -76,10 +76,14 @@ class Linear(Module):
     def input_array(self, x: Any) -> np.ndarray:
         """The array of :meth:`checked_input`, for code that records no graph (an array
         of this layer's dtype is taken as it is)."""
-        if x.__class__ is np.ndarray and x.dtype is self.U.data.dtype:
-            self._check_width(x.shape)
+        if (
+            x.__class__ is np.ndarray
+            and x.dtype is self.U.data.dtype
+            and x.ndim
+            and x.shape[-1] == self.in_features
+        ):
             return x
-        return self.checked_input(x).data
+        return self.checked_input(x).data  # converted, or the error naming the shapes
 
     def _check_width(self, shape: tuple[int, ...]) -> None:
         if not shape or shape[-1] != self.in_features:

@@ -7,7 +7,8 @@ U1 (3x5), U2 (5x4), U3 (4x2), an activation after U1 and U2, softmax at the end.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,7 @@ class MLP(Module):
         self.layers: tuple[Module, ...] = tuple(layers)
         self._steps_of: tuple[Module, ...] = ()
         self._steps: list[tuple[Module, Activation | None, Gate | None]] = []
+        self._chain_steps: list[tuple[Module, Gate | None, Activation | None]] | None = None
         self.output_layer: Activation = make_activation(output)
         self.flatten_parameters()  # one array: one optimizer call per operation
 
@@ -129,6 +131,7 @@ class MLP(Module):
                 direct = i > 0 and isinstance(layer, Linear)
                 gate = layer.gate_with(activation) if direct else None
                 self._steps.append((layer, activation, gate))
+            self._chain_steps = _chain_steps(steps)
             self._steps_of = self.layers
         return self._steps
 
@@ -147,28 +150,25 @@ class MLP(Module):
         cls = type(self)
         if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
             return None
-        steps = self._fused_steps()
-        first = steps[0][0]
-        if not isinstance(first, Linear):
+        self._fused_steps()
+        steps = self._chain_steps
+        if steps is None or not isinstance(steps[0][0], Linear):
             return None
-        array = first.input_array(x)
+        array = steps[0][0].input_array(x)
         if array.ndim != 2:
             return None
         links: list[Link] = []
-        width = array.shape[1]
-        for layer, activation, gate in steps:
-            if isinstance(layer, Linear):
-                gate = gate or layer.gate_with(activation)
-                if gate is None:
-                    return None
-                options = {} if activation is None else activation.gate_options()
+        n, width = array.shape
+        for layer, gate, options_from in steps:
+            if gate is not None:
+                options = _NO_OPTIONS if options_from is None else options_from.gate_options()
                 # a plain (gate, inputs, options) triple: a Link costs three times as much
                 # to make, once per layer per training step
                 links.append((gate, (layer.U, layer.b), options))  # type: ignore[arg-type]
                 width = layer.out_features
-            elif not _add_links(layer, links, (array.shape[0], width), array.dtype):
+            elif not _add_links(layer, links, (n, width), array.dtype):
                 return None
-        shape = (array.shape[0], self.sizes[-1])
+        shape = (n, self.sizes[-1])
         if not logits and not _add_links(self.output_layer, links, shape, array.dtype):
             return None
         return array, links, shape
@@ -196,6 +196,32 @@ class MLP(Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, output={self.output}"
+
+
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+
+def _chain_steps(
+    steps: list[tuple[Module, Activation | None]],
+) -> list[tuple[Module, Gate | None, Activation | None]] | None:
+    """The fused steps as gate_chain applies them: each Linear with the one gate that
+    computes it and its activation, and the activation when that has options to read
+    (per call, so a changed option is seen); other modules with None, for _add_links.
+    None when a Linear has no such gate (no bias, or an activation the table does not
+    fuse): the network is then not a chain."""
+    chain_steps: list[tuple[Module, Gate | None, Activation | None]] = []
+    for layer, activation in steps:
+        if not isinstance(layer, Linear):
+            chain_steps.append((layer, None, None))
+            continue
+        gate = layer.gate_with(activation)
+        if gate is None:
+            return None
+        has_options = activation is not None and (
+            type(activation).gate_options is not Activation.gate_options
+        )
+        chain_steps.append((layer, gate, activation if has_options else None))
+    return chain_steps
 
 
 def _add_links(module: Module, links: list[Link], shape: tuple[int, ...], dtype: Any) -> bool:
