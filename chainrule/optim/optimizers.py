@@ -133,6 +133,7 @@ class Optimizer:
         update = self._update
         scratch = self.scratch
         reuse = release_grads and self.reuses_gradient
+        plain_lr = self._plain_step_size()
         for index, p in enumerate(self.params):
             grad = p.grad
             if grad is None:
@@ -148,12 +149,22 @@ class Optimizer:
                 and grad.shape == theta.shape
                 and grad.flags.writeable
             ):
+                if plain_lr is not None:  # theta -= lr g, in the gradient's own array
+                    grad *= plain_lr
+                    theta -= grad
+                    continue
                 work = grad
             else:
                 work = scratch[index]
                 if not _same_layout(work, theta):
                     work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
+
+    def _plain_step_size(self) -> float | None:
+        """The step size when this update is the notes' theta -= lr g and nothing more:
+        :meth:`step` then applies it inline, without a call per parameter.  None (here)
+        when the update needs :meth:`_update`."""
+        return None
 
     def _group_grads(self) -> list[np.ndarray] | None:
         """The gradients, when this step updates all the parameters as one flat vector:
@@ -318,6 +329,9 @@ class SGD(Optimizer):
     def _groups(self) -> bool:
         # plain and heavy-ball updates take 2 to 4 calls, no more than the copies
         return self.nesterov or bool(self.weight_decay)
+
+    def _plain_step_size(self) -> float | None:
+        return None if self.momentum or self.weight_decay else self.lr
 
     def _update(self, index, theta, grad, work):
         lr = self.lr  # a Python float: the parameter's dtype is kept
