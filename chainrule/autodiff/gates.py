@@ -935,8 +935,8 @@ def _softmax_cross_entropy_vjp(xp, g, saved, needs):
     """dCE/dz_i = w_i (softmax(z_i) - y_i): the notes' (y_hat - y) / N when w_i = 1/N."""
     exps, total, target, weights = saved
     grad = exps / total
-    if target.ndim == 1:  # minus the one-hot rows: 1 off each row's class
-        grad[_index_range(xp, len(target)), target] -= 1
+    if target.ndim == 1:  # minus the one-hot rows, made by one comparison
+        grad -= target[:, None] == _index_range(xp, grad.shape[1])
     else:
         grad = grad * target.sum(axis=1, keepdims=True) - target
     # g is the upstream gradient of a scalar: one number
