@@ -904,12 +904,6 @@ def _index_range(xp, n):
     return xp.arange(n)
 
 
-@lru_cache(maxsize=32)
-def _ones_column(xp, n, dtype):
-    """An (n, 1) column of ones (never written to), one per size and dtype, made once."""
-    return xp.ones((n, 1), dtype=dtype)
-
-
 def _rows_times(xp, values, weights):
     """values (N, ...) scaled row by row by weights (N,), or all by one number."""
     if isinstance(weights, float):
@@ -927,17 +921,13 @@ def _softmax_cross_entropy(xp, logits, target, weights):
     Saves e^s and T, whose ratio is the softmax its vjp needs."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     exps = xp.exp(shifted)
-    # the row sums as a product with a column of ones: a BLAS call, where a reduction
-    # along a short last axis costs several times as much
-    total = exps @ _ones_column(xp, exps.shape[1], exps.dtype)
+    total = exps.sum(axis=1, keepdims=True)
+    log_total = xp.log(total)
     if target.ndim == 1:  # log softmax at each row's class only: N numbers, not N x M
-        picked = shifted[_index_range(xp, len(target)), target]
-        if isinstance(weights, float):  # w sum_i (log T_i - s_i,y_i): two positive sums
-            loss = (xp.log(total).sum() - picked.sum()) * weights
-        else:
-            loss = ((xp.log(total)[:, 0] - picked) * weights).sum()
+        picked = shifted[_index_range(xp, len(target)), target] - log_total[:, 0]
+        loss = -(picked.sum() * weights if isinstance(weights, float) else (picked * weights).sum())
     else:
-        loss = -(_rows_times(xp, (shifted - xp.log(total)) * target, weights)).sum()
+        loss = -(_rows_times(xp, (shifted - log_total) * target, weights)).sum()
     return loss, (exps, total, target, weights)
 
 
