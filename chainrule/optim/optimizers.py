@@ -337,11 +337,8 @@ class SGD(Optimizer):
         lr = self.lr  # a Python float: the parameter's dtype is kept
         if self.weight_decay:
             grad = grad + self.weight_decay * theta
-        if not self.momentum:
-            if work is grad:  # the operator form: one call fewer to parse than out=
-                grad *= lr
-            else:
-                np.multiply(grad, lr, out=work)
+        if not self.momentum:  # on a gradient step() owns, step() does this inline
+            np.multiply(grad, lr, out=work)
             theta -= work
             return
         v = self._buffer("velocity", index, theta)  # zeros at first, so v = g on step 1
