@@ -41,10 +41,13 @@ class Link(NamedTuple):
     options: Mapping[str, Any] = MappingProxyType({})
 
 
-def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link) -> float:
+def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link, seed: float = 1.0) -> float:
     """Run ``x`` through ``links`` and then ``loss`` (a gate with a scalar output, made
     for the shape and dtype of the last value), backpropagate from that output, add each
     parameter's gradient to its ``grad``; return the output as a float.
+
+    ``seed`` is the gradient backpropagation starts from, as ``backward(gradient=seed)``
+    takes it: each parameter then receives seed x d output / d parameter.
 
     ``x`` is an array that requires no gradient.  Nothing is recorded: the result is
     what ``backward()`` on the same gates gives, with the graph's bookkeeping left out.
@@ -77,7 +80,7 @@ def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link) -> float:
         raise ValueError(
             f"the chain's last gate '{loss[0].name}' gave shape {value.shape}, not a scalar"
         )
-    upstream = xp.array(1, dtype=value.dtype)  # d loss / d loss, as backward() seeds it
+    upstream = xp.array(seed, dtype=value.dtype)  # as backward(gradient=seed) seeds it
     for i in range(len(chain) - 1, -1, -1):
         output = outputs[i]
         if i < len(links) and (  # a gradient of the output's shape and dtype (the loss

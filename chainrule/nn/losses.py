@@ -195,9 +195,13 @@ def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
 def value_and_grad(
     model: Any, loss: str | Loss, targets_checked: bool = False
 ) -> Callable[..., float]:
-    """``f(x, y, sample_weight=None) -> float``: the loss of ``model`` on a batch, with
-    the gradient of every parameter added to its ``grad``.  It is what
-    ``objective(model, loss)(x, y).backward()`` does, returning the loss as a number.
+    """``f(x, y, sample_weight=None, grad_scale=1.0) -> float``: the loss of ``model``
+    on a batch, with ``grad_scale`` times the gradient of every parameter added to its
+    ``grad``.  It is what ``objective(model, loss)(x, y).backward(gradient=grad_scale)``
+    does, returning the loss (unscaled) as a number.  A scale other than 1 lets a
+    training loop have the gradients arrive multiplied by its step size (see
+    ``Optimizer.plain_step_size``), at no cost: the loss gate's local gradient is
+    multiplied by a number anyway (1/N).
 
     When the model runs as a chain of gates (an MLP, dropout included; see
     ``gate_chain``) and the loss is one gate (cross-entropy, BCE on logits, MSE), the
@@ -216,7 +220,9 @@ def value_and_grad(
     # whether the loss has a penalty term to ask for (a call saved per batch if not)
     penalized = type(loss).penalty is not Loss.penalty
 
-    def loss_and_gradients(x: Any, y: Any, sample_weight: Any = None) -> float:
+    def loss_and_gradients(
+        x: Any, y: Any, sample_weight: Any = None, grad_scale: float = 1.0
+    ) -> float:
         chain = None
         # tensors given as x or y may want gradients of their own: they take the graph
         plain = not (isinstance(x, Tensor) or isinstance(y, Tensor))
@@ -224,7 +230,7 @@ def value_and_grad(
             chain = model.gate_chain(x, logits=logits)
         if chain is None:
             value = compute(x, y, sample_weight)
-            value.backward()
+            value.backward(None if grad_scale == 1.0 else grad_scale)
             return value.item()
         array, links, shape = chain
         # the loss's gate is made first, while the code is warm in the cache: after the
@@ -232,11 +238,11 @@ def value_and_grad(
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
         extra = loss.penalty(shape[0], sample_weight) if penalized else None
         if extra is None:
-            return value_and_grad_of_chain(array, links, last)
+            return value_and_grad_of_chain(array, links, last, grad_scale)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
         # each parameter's gradient is summed in the same order, to the same bits
-        extra.backward()
-        value = value_and_grad_of_chain(array, links, last)
+        extra.backward(None if grad_scale == 1.0 else grad_scale)
+        value = value_and_grad_of_chain(array, links, last, grad_scale)
         return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients

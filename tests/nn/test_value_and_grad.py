@@ -51,9 +51,9 @@ def twin_models(**kwargs):
     return nn.MLP([3, 5, 4, 2], seed=0, **kwargs), nn.MLP([3, 5, 4, 2], seed=0, **kwargs)
 
 
-def graph_value_and_grads(model, loss, x, y, sample_weight=None):
+def graph_value_and_grads(model, loss, x, y, sample_weight=None, gradient=None):
     value = nn.objective(model, loss)(x, y, sample_weight)
-    value.backward()
+    value.backward(gradient)
     return value.item(), [p.grad for p in model.parameters()]
 
 
@@ -73,6 +73,29 @@ def test_chain_equals_the_recorded_graph_bit_for_bit(chain_calls, output, loss, 
     assert chain_calls == [1]
     assert value == expected
     assert_same_bits(chained, recorded)
+
+
+@pytest.mark.parametrize("output,loss,target", PAIRS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_gradient_scale_seeds_backpropagation(chain_calls, output, loss, target, weighted):
+    """grad_scale=c: every gradient is c times the gradient (the graph seeded with c,
+    bit for bit), and the loss returned is the loss itself."""
+    scale = 0.37
+    chained, recorded = twin_models(activation="tanh", output=output, dtype="float32")
+    weights = WEIGHTS if weighted else None
+    value = nn.value_and_grad(chained, loss)(X, target, weights, grad_scale=scale)
+    expected, _ = graph_value_and_grads(recorded, loss, X, target, weights, gradient=scale)
+    assert chain_calls == [1]
+    assert value == expected
+    assert_same_bits(chained, recorded)
+    model = nn.MLP([3, 5, 4, 2], activation="tanh", output=output, seed=0, dtype="float64")
+    step = nn.value_and_grad(model, loss)
+    value = step(X, target, weights, grad_scale=scale)
+    scaled = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    assert step(X, target, weights) == value
+    for got, unscaled in zip(scaled, [p.grad for p in model.parameters()], strict=True):
+        np.testing.assert_allclose(got, scale * unscaled, rtol=1e-13, atol=1e-16)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -253,14 +276,19 @@ def test_dropout_off_in_eval_mode_chains(chain_calls):
     assert_same_bits(chained, recorded)
 
 
-def test_fit_trains_through_the_chain_and_the_same_as_the_graph(monkeypatch, chain_calls):
-    """fit() takes the chain; forcing the graph instead gives the same weights."""
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fit_trains_through_the_chain_and_the_same_as_the_graph(
+    monkeypatch, chain_calls, optimizer
+):
+    """fit() takes the chain; forcing the graph instead gives the same weights (with
+    plain SGD, both seeded with the step size)."""
     data_x = rng.normal(size=(64, 3))
     data_y = (data_x[:, 0] > 0).astype(int)
+    make = cr.optim.Adam if optimizer == "adam" else cr.optim.SGD
 
     def train():
         model = nn.MLP([3, 5, 4, 2], activation="relu", output="softmax", seed=0)
-        optimizer = cr.optim.Adam(model.parameters(), lr=0.01)
+        optimizer = make(model.parameters(), lr=0.01)
         cr.fit(
             model,
             "cross_entropy",
@@ -312,13 +340,14 @@ def test_a_weight_penalty_is_backpropagated_before_the_chain_as_the_graph_does(c
         penalized = _Penalized(nn.get_loss("cross_entropy"), model.U, alpha=0.3)
         if model is chained:
             step = nn.value_and_grad(model, penalized)
-            values = [step(X, LABELS), step(X[:4], LABELS[:4])]
+            values = [step(X, LABELS), step(X[:4], LABELS[:4]), step(X, LABELS, grad_scale=0.3)]
         else:
             expected = [
                 graph_value_and_grads(model, penalized, X, LABELS)[0],
                 graph_value_and_grads(model, penalized, X[:4], LABELS[:4])[0],
+                graph_value_and_grads(model, penalized, X, LABELS, gradient=0.3)[0],
             ]
-    assert chain_calls == [1, 1]
+    assert chain_calls == [1, 1, 1]
     assert values == expected
     assert_same_bits(chained, recorded)
 
