@@ -119,12 +119,19 @@ class Optimizer:
         not one array already."""
         return True
 
-    def step(self, release_grads: bool = False) -> None:
+    def step(self, release_grads: bool = False, prescaled: bool = False) -> None:
         """Update every parameter that has a gradient.
 
         ``release_grads=True`` also sets every ``p.grad`` to None, as :meth:`zero_grad`
         does, and lets the update overwrite a gradient array that nothing else refers
-        to (it is not a view, and no other tensor or variable holds it)."""
+        to (it is not a view, and no other tensor or variable holds it).
+
+        ``prescaled=True`` says that each ``grad`` already holds c g, with c this step's
+        :meth:`plain_step_size` (backpropagation was seeded with c): the update is then
+        theta -= grad, one pass through each gradient fewer than theta -= c g."""
+        if prescaled:
+            self._step_prescaled(release_grads)
+            return
         self.steps += 1
         grads = self._group_grads()
         if grads is not None:
@@ -133,7 +140,7 @@ class Optimizer:
         update = self._update
         scratch = self.scratch
         reuse = release_grads and self.reuses_gradient
-        plain_lr = self._plain_step_size()
+        plain_lr = self.plain_step_size()
         for index, p in enumerate(self.params):
             grad = p.grad
             if grad is None:
@@ -160,11 +167,31 @@ class Optimizer:
                     work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
 
-    def _plain_step_size(self) -> float | None:
-        """The step size when this update is the notes' theta -= lr g and nothing more:
-        :meth:`step` then applies it inline, without a call per parameter.  None (here)
-        when the update needs :meth:`_update`."""
+    def plain_step_size(self) -> float | None:
+        """The step size c when this step is the notes' theta -= c g and nothing more
+        (SGD without momentum or weight decay), else None.
+
+        A gradient is then only ever used multiplied by c, so a training loop may have
+        backpropagation deliver c g directly (``value_and_grad``'s ``grad_scale=c``) and
+        call ``step(prescaled=True)``; :meth:`step` also applies it inline, without a
+        call per parameter."""
         return None
+
+    def _step_prescaled(self, release_grads: bool) -> None:
+        """theta -= grad for every parameter with a gradient, each grad holding c g."""
+        if self.plain_step_size() is None:
+            raise ValueError(
+                f"step(prescaled=True): {self!r} does not update theta -= c g, so its "
+                "gradients cannot arrive scaled (plain_step_size() is None)"
+            )
+        self.steps += 1
+        for p in self.params:
+            grad = p.grad
+            if grad is None:
+                continue
+            if release_grads:
+                p.grad = None
+            p.data -= grad
 
     def _group_grads(self) -> list[np.ndarray] | None:
         """The gradients, when this step updates all the parameters as one flat vector:
@@ -330,7 +357,7 @@ class SGD(Optimizer):
         # plain and heavy-ball updates take 2 to 4 calls, no more than the copies
         return self.nesterov or bool(self.weight_decay)
 
-    def _plain_step_size(self) -> float | None:
+    def plain_step_size(self) -> float | None:
         return None if self.momentum or self.weight_decay else self.lr
 
     def _update(self, index, theta, grad, work):

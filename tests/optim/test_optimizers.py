@@ -329,3 +329,62 @@ def test_float32_updates_compute_in_float32_throughout(name, monkeypatch):
     wider = [(op, str(d)) for op, d in _Float32Only.operand_dtypes if d != np.float32]
     assert not wider, f"float64 operands in a float32 update: {wider}"
     assert all(p.data.dtype == np.float32 for p in params)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda ps: optim.SGD(ps, 0.25), 0.25),
+        (lambda ps: optim.SGD(ps, 0.25, momentum=0.9), None),
+        (lambda ps: optim.SGD(ps, 0.25, weight_decay=0.01), None),
+        (lambda ps: optim.Adam(ps, 0.25), None),
+        (lambda ps: optim.AdamW(ps, 0.25), None),
+        (lambda ps: optim.RMSprop(ps, 0.25), None),
+    ],
+)
+def test_plain_step_size_only_for_the_notes_update(make, expected):
+    """c when the step is theta -= c g and nothing more, so that a gradient may arrive
+    multiplied by c; a schedule's change of lr is seen at once."""
+    opt = make([cr.nn.Parameter(THETA0.copy())])
+    assert opt.plain_step_size() == expected
+    opt.lr = 0.125
+    assert opt.plain_step_size() == (None if expected is None else 0.125)
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_a_prescaled_step_subtracts_each_gradient_as_it_is(release, monkeypatch):
+    """step(prescaled=True): each grad already holds c g, so theta -= grad, exactly;
+    the same whether the parameters are updated one by one or end to end."""
+    for limit in (0, optimizers.GROUP_LIMIT):
+        monkeypatch.setattr(optimizers, "GROUP_LIMIT", limit)
+        params = [cr.nn.Parameter(THETA0.copy()) for _ in range(3)]
+        grads = [0.1 * g for g in GRADS[:2]]
+        params[0].grad, params[1].grad = grads[0].copy(), grads[1].copy()  # params[2]: none
+        opt = optim.SGD(params, lr=0.1)
+        opt.step(release_grads=release, prescaled=True)
+        np.testing.assert_array_equal(params[0].data, THETA0 - grads[0])
+        np.testing.assert_array_equal(params[1].data, THETA0 - grads[1])
+        np.testing.assert_array_equal(params[2].data, THETA0)
+        assert (params[0].grad is None) == release and params[2].grad is None
+        if not release:  # the gradients are read, never written
+            np.testing.assert_array_equal(params[0].grad, grads[0])
+        assert opt.steps == 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, 0.1, momentum=0.9),
+        lambda ps: optim.SGD(ps, 0.1, weight_decay=0.01),
+        lambda ps: optim.Adam(ps),
+        lambda ps: optim.RMSprop(ps),
+    ],
+)
+def test_a_prescaled_step_is_refused_when_the_update_is_not_c_times_g(make):
+    p = cr.nn.Parameter(THETA0.copy())
+    p.grad = GRADS[0].copy()
+    opt = make([p])
+    with pytest.raises(ValueError, match=r"prescaled=True.*plain_step_size\(\) is None"):
+        opt.step(prescaled=True)
+    np.testing.assert_array_equal(p.data, THETA0)
+    assert opt.steps == 0
