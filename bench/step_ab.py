@@ -8,7 +8,8 @@ one training step, in a rotating order, so drift and cache state hit all of them
 
   numpy      the hand-written forward, backward and update of train_mlp.py (the floor)
   chainrule  fit()'s inner loop: nn.value_and_grad (no graph recorded for an MLP), then
-             optimizer.step(release_grads=True)
+             optimizer.step(release_grads=True); for SGD, with backpropagation seeded
+             with the step size and step(prescaled=True), as fit() does
   graph      the same with the graph recorded: objective(model, loss)(x, y).backward()
 
 Prints the median and mean time per step and each one's ratio to NumPy's median.
@@ -79,15 +80,21 @@ def chainrule_step(train_mlp, optimizer: str, graph: bool):
         compute = cr.nn.objective(model, "cross_entropy")
 
         def step(xb, yb):
-            compute(xb, yb).backward()
-            opt.step(release_grads=True)
+            step_size = opt.plain_step_size()
+            compute(xb, yb).backward(step_size)  # None: the usual seed, 1
+            opt.step(release_grads=True, prescaled=step_size is not None)
 
         return step
     loss_and_gradients = cr.nn.value_and_grad(model, "cross_entropy", targets_checked=True)
 
     def step(xb, yb):
-        loss_and_gradients(xb, yb)
-        opt.step(release_grads=True)
+        step_size = opt.plain_step_size()
+        if step_size is None:
+            loss_and_gradients(xb, yb)
+            opt.step(release_grads=True)
+        else:
+            loss_and_gradients(xb, yb, grad_scale=step_size)
+            opt.step(release_grads=True, prescaled=True)
 
     return step
 

@@ -418,3 +418,105 @@ def test_data_loader_covers_every_sample_once_per_epoch_reproducibly():
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(batches, second_epoch, strict=True))
     ordered = list(DataLoader(X, y, batch_size=4, shuffle=False))
     assert list(ordered[0][1]) == [0, 1, 2, 3]
+
+
+def _manual_sgd(model, loss, optimizer, X, y, batch_size, epochs):
+    """fit()'s loop without its seeded backpropagation: value_and_grad, then step."""
+    step = nn.value_and_grad(model, loss)
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            step(X[start : start + batch_size], y[start : start + batch_size])
+            optimizer.step(release_grads=True)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_plain_sgd_in_fit_has_its_gradients_arrive_scaled_by_the_step_size(loss, monkeypatch):
+    """With the notes' update theta -= c g, fit() seeds backpropagation with c and
+    steps with prescaled=True; the weights are those of the unscaled loop up to rounding."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    target = y if loss == "cross_entropy" else np.eye(10)[y]
+    output = "softmax" if loss == "cross_entropy" else "identity"
+    models = [nn.MLP([64, 16, 10], output=output, seed=0, dtype="float64") for _ in range(3)]
+    optimizers = [optim.SGD(m.parameters(), lr=0.1) for m in models]
+    calls = []
+    step = optim.SGD.step
+
+    def spy(self, release_grads=False, prescaled=False):
+        calls.append(prescaled)
+        return step(self, release_grads, prescaled)
+
+    monkeypatch.setattr(optim.SGD, "step", spy)
+    fit_args = dict(epochs=2, batch_size=32, verbose=0, shuffle=False)
+    cr.fit(models[0], loss, optimizers[0], X, target, **fit_args)
+    assert calls == [True] * 20
+    _manual_sgd(models[1], loss, optimizers[1], X, target, batch_size=32, epochs=2)
+    assert calls[20:] == [False] * 20
+    untrained = models[2].parameters()
+    for a, b, c in zip(models[0].parameters(), models[1].parameters(), untrained, strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
+        assert not np.allclose(a.data, c.data)
+
+
+def test_a_callback_that_reads_gradients_sees_them_unscaled():
+    """on_backward_end is owed the gradient itself: fit() then backpropagates from 1."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:64] / 16.0, y[:64]
+    model = nn.MLP([64, 8, 10], output="softmax", seed=0, dtype="float64")
+    twin = nn.MLP([64, 8, 10], output="softmax", seed=0, dtype="float64")
+    seen = []
+
+    class Reader(Callback):
+        def on_backward_end(self, state, batch):
+            for p, q in zip(twin.parameters(), state.model.parameters(), strict=True):
+                p.data[...] = q.data
+                p.grad = None
+            nn.objective(twin, "cross_entropy")(X, y).backward()
+            seen.append(
+                [
+                    (p.grad, q.grad)
+                    for p, q in zip(twin.parameters(), state.model.parameters(), strict=True)
+                ]
+            )
+
+    cr.fit(
+        model,
+        "cross_entropy",
+        optim.SGD(model.parameters(), lr=0.5),
+        X,
+        y,
+        epochs=2,
+        batch_size=64,
+        callbacks=[Reader()],
+        verbose=0,
+    )
+    assert len(seen) == 2
+    for pairs in seen:
+        for expected, got in pairs:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_a_parameter_the_optimizer_does_not_update_keeps_unscaled_gradients():
+    """A trainable parameter outside the optimizer keeps its gradient across steps (as
+    it always did), so fit() does not scale them: it sums the true gradients."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:96] / 16.0, y[:96]
+    models = [nn.MLP([64, 8, 10], output="softmax", seed=0, dtype="float64") for _ in range(2)]
+    last = [m.linear_layers[-1] for m in models]
+    optimizers = [optim.SGD([layer.U, layer.b], lr=0.5) for layer in last]
+    cr.fit(
+        models[0],
+        "cross_entropy",
+        optimizers[0],
+        X,
+        y,
+        epochs=1,
+        batch_size=32,
+        verbose=0,
+        shuffle=False,
+    )
+    _manual_sgd(models[1], "cross_entropy", optimizers[1], X, y, batch_size=32, epochs=1)
+    first = [m.linear_layers[0] for m in models]
+    assert first[0].U.grad is not None
+    np.testing.assert_allclose(first[0].U.grad, first[1].U.grad, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(first[0].b.grad, first[1].b.grad, rtol=1e-12, atol=1e-15)
