@@ -4,12 +4,14 @@ Workloads (tiny arrays, so only per-operation bookkeeping counts):
   op        one elementwise gate forward + backward, averaged over a chain of 20 gates
             (mul, add, tanh, exp in turn) on a 4-vector, then sum and backward
   net-b1    one training step of the notes' 3-5-4-2 network (tanh, tanh, softmax
-            cross-entropy, SGD update) at batch 1; chainrule's loss and gradients come
-            from value_and_grad, as in fit()
+            cross-entropy, SGD update) at batch 1; chainrule's step is fit()'s: the
+            loss and gradients from value_and_grad, which backpropagates the network's
+            chain of gates without recording one, seeded with the step size, then
+            step(prescaled=True)
   net-b32   the same at batch 32
-  net-b1-graph  chainrule only: the net-b1 step through the recorded graph
-            (objective(model, loss)(x, y).backward()) instead of value_and_grad, which
-            backpropagates the network's chain of gates without recording one
+  net-b1-graph  chainrule only: the net-b1 step as a textbook loop writes it:
+            zero_grad(), objective(model, loss)(x, y).backward() through the recorded
+            graph, step()
 
 JAX compiles the whole step with jit (float64 enabled, as the others); it has no "op"
 figure, since a jit-compiled chain is one fused kernel, not a chain of operations.
@@ -53,8 +55,8 @@ def _data(batch: int):
 
 def chainrule_step(batch: int, graph: bool = False):
     """One training step of the notes' network through chainrule's public API (an MLP,
-    its loss, an optimizer), as a function of no arguments: the loss and gradients by
-    ``value_and_grad``, or with ``graph=True`` by recording the graph and ``backward()``."""
+    its loss, an optimizer), as a function of no arguments: as fit() takes it, or with
+    ``graph=True`` as a textbook loop does, recording the graph for ``backward()``."""
     import chainrule as cr
 
     x, y, ws, bs = _data(batch)
@@ -73,10 +75,9 @@ def chainrule_step(batch: int, graph: bool = False):
         return step
     loss_and_gradients = cr.nn.value_and_grad(model, "cross_entropy")
 
-    def step():
-        optimizer.zero_grad()
-        loss_and_gradients(x, y)
-        optimizer.step()
+    def step():  # fit()'s step for plain SGD: the gradients arrive as lr g
+        loss_and_gradients(x, y, grad_scale=optimizer.plain_step_size())
+        optimizer.step(release_grads=True, prescaled=True)
 
     return step
 
