@@ -165,6 +165,24 @@ def test_training_stays_float32_end_to_end():
     assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
 
 
+def test_gradients_seeded_with_the_step_size_stay_float32(monkeypatch):
+    """fit()'s plain-SGD path, where no callback sees the gradients: the optimizer does."""
+    model = nn.MLP([64, 16, 10], output="softmax", seed=0)
+    X, y = load_digits(return_X_y=True)
+    seen = []
+    prescaled_step = optim.SGD._step_prescaled
+
+    def probe(self, release_grads):
+        seen.extend(p.grad.dtype for p in self.params)
+        return prescaled_step(self, release_grads)
+
+    monkeypatch.setattr(optim.SGD, "_step_prescaled", probe)
+    cr.fit(model, "cross_entropy", optim.SGD(model.parameters(), 0.1), X[:64], y[:64], verbose=0)
+    assert len(seen) == 10 * 2 * len(model.parameters())
+    assert set(seen) == {np.dtype(np.float32)}
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
+
+
 def _overfitting_setup():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5))
