@@ -918,29 +918,37 @@ def _softmax_cross_entropy(xp, logits, target, weights):
         log softmax(z)_k = s_k - log T,   T = sum_k e^(s_k)   (1 <= T <= M: no overflow,
                                                                and log T is finite)
 
+    so for class indices t_i, CE = sum_i w_i (log T_i - s_i,t_i): two sums of
+    non-negative terms, taken apart (no cancellation) and subtracted in double.
     Saves e^s and T, whose ratio is the softmax its vjp needs."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     exps = xp.exp(shifted)
     total = exps.sum(axis=1, keepdims=True)
-    log_total = xp.log(total)
     if target.ndim == 1:  # log softmax at each row's class only: N numbers, not N x M
-        picked = shifted[_index_range(xp, len(target)), target] - log_total[:, 0]
-        loss = -(picked.sum() * weights if isinstance(weights, float) else (picked * weights).sum())
-    else:
-        loss = -(_rows_times(xp, (shifted - log_total) * target, weights)).sum()
+        log_total = xp.log(total)[:, 0]
+        picked = shifted[_index_range(xp, len(target)), target]
+        if isinstance(weights, float):
+            loss = (float(log_total.sum()) - float(picked.sum())) * weights
+        else:
+            loss = float(((log_total - picked) * weights).sum())
+        return xp.asarray(loss, dtype=logits.dtype), (exps, total, target, weights)
+    loss = -(_rows_times(xp, (shifted - xp.log(total)) * target, weights)).sum()
     return loss, (exps, total, target, weights)
 
 
 def _softmax_cross_entropy_vjp(xp, g, saved, needs):
     """dCE/dz_i = w_i (softmax(z_i) - y_i): the notes' (y_hat - y) / N when w_i = 1/N."""
     exps, total, target, weights = saved
-    grad = exps / total
-    if target.ndim == 1:  # minus the one-hot rows, made by one comparison
-        grad -= target[:, None] == _index_range(xp, grad.shape[1])
-    else:
-        grad = grad * target.sum(axis=1, keepdims=True) - target
     # g is the upstream gradient of a scalar: one number
-    grad *= float(g) * weights if isinstance(weights, float) else (g * weights)[:, None]
+    share = float(g) * weights if isinstance(weights, float) else (g * weights)[:, None]
+    if target.ndim == 1:  # w_i e^s / T, dividing N numbers rather than N x M; then
+        grad = exps * (share / total)  # w_i off each row's class
+        picked = (_index_range(xp, len(target)), target)
+        grad[picked] -= share if isinstance(weights, float) else share[:, 0]
+        return (grad,)
+    grad = exps / total
+    grad = grad * target.sum(axis=1, keepdims=True) - target
+    grad *= share
     return (grad,)
 
 
