@@ -16,7 +16,7 @@ Workloads (tiny arrays, so only per-operation bookkeeping counts):
 JAX compiles the whole step with jit (float64 enabled, as the others); it has no "op"
 figure, since a jit-compiled chain is one fused kernel, not a chain of operations.
 
-Each peer runs in its own process; peers are interleaved (A B C A B C ...) for --rounds
+Each peer runs in its own process; peers are interleaved (A B C, B C A, ...) for --rounds
 rounds, and the table shows the median (min-max) across rounds, in microseconds, with
 each peer's ratio to chainrule.  One thread by default (tiny arrays; repeatable).
 

@@ -1,5 +1,5 @@
 """Shared benchmark machinery: each peer in its own process, peers interleaved over
-rounds (A B C A B C ...), medians with min-max, ratios to chainrule, JSON output.
+rounds (A B C, B C A, C A B, ...), medians with min-max, ratios to chainrule, JSON output.
 
 A benchmark script defines ``RUNNERS = {peer: function}`` where each function returns
 ``{workload: value}`` (lower is better), and calls :func:`main`.  Run as a worker, the
@@ -85,8 +85,8 @@ def main(
     skipped: dict[str, str] = {}
     probe_before = matmul_gflops(args.threads)
     started = time.perf_counter()
-    for _ in range(args.rounds):
-        for peer in peers:  # interleaved: A B C A B C ...
+    for round_index in range(args.rounds):
+        for peer in rotated(peers, round_index):
             if peer in skipped:
                 continue
             outcome = run_worker(script, peer, worker_argv, args.threads)
@@ -106,6 +106,7 @@ def main(
         "matmul_512_gflops_after": probe_after,
         "seconds": time.perf_counter() - started,
         "results": results,
+        "samples": samples,
         "skipped": skipped,
     }
     print(
@@ -138,28 +139,58 @@ def _worker_argv(argv: list[str]) -> list[str]:
     return kept
 
 
-def _table(samples, skipped, peers, workloads, unit) -> dict[str, dict[str, dict[str, float]]]:
-    base = {}
-    if "chainrule" in samples and "chainrule" not in skipped:
-        base = {w: statistics.median(v) for w, v in samples["chainrule"].items() if v}
-    table: dict[str, dict[str, dict[str, float]]] = {}
-    for peer in peers:
-        if peer in skipped:
+def rotated(peers: list[str], round_index: int) -> list[str]:
+    """The peers in the order they run in this round: each round starts one peer later
+    (A B C, B C A, C A B, ...), so that no peer always runs first, after the machine
+    probe, or always right after the same neighbour."""
+    k = round_index % len(peers)
+    return peers[k:] + peers[:k]
+
+
+def summarize(values_by_peer: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Each peer's median, min and max over the rounds of one workload (value i of every
+    list from round i); beside chainrule's, the ratio of the medians and the paired
+    ratio: the median over rounds of peer / chainrule in the same round, which cancels
+    the machine's drift from round to round (it moves both alike)."""
+    base = values_by_peer.get("chainrule") or []
+    cells: dict[str, dict[str, float]] = {}
+    for peer, values in values_by_peer.items():
+        if not values:
             continue
-        for workload in workloads:
-            values = samples[peer].get(workload) or []
-            if not values:
-                continue
-            median = statistics.median(values)
-            entry = {"median": median, "min": min(values), "max": max(values)}
-            if workload in base:
-                entry["ratio_to_chainrule"] = median / base[workload]
-            table.setdefault(peer, {})[workload] = entry
+        median = statistics.median(values)
+        cell = {"median": median, "min": min(values), "max": max(values)}
+        if base:
+            cell["ratio_to_chainrule"] = median / statistics.median(base)
+            pairs = [v / b for v, b in zip(values, base, strict=False)]
+            cell["paired_ratio_to_chainrule"] = statistics.median(pairs)
+        cells[peer] = cell
+    return cells
+
+
+def ratio_text(cell: dict[str, float]) -> str:
+    """' x1.23 p1.20': the ratio of medians, then the paired ratio (see summarize)."""
+    if "ratio_to_chainrule" not in cell:
+        return ""
+    return f" x{cell['ratio_to_chainrule']:.2f} p{cell['paired_ratio_to_chainrule']:.2f}"
+
+
+RATIO_LEGEND = (
+    "x = peer median / chainrule median; p = median over rounds of peer / chainrule in the "
+    "same round (above 1: chainrule is faster or smaller)"
+)
+
+
+def _table(samples, skipped, peers, workloads, unit) -> dict[str, dict[str, dict[str, float]]]:
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for workload in workloads:
+        by_peer = {p: samples[p].get(workload) or [] for p in peers if p not in skipped}
+        for peer, cell in summarize(by_peer).items():
+            table.setdefault(peer, {})[workload] = cell
     return table
 
 
 def _render(results, skipped, peers, workloads, unit) -> str:
-    width = 32
+    width = 38
     lines = [f"{'peer':<12}" + "".join(f"{w + ' (' + unit + ')':>{width}}" for w in workloads)]
     lines.append("-" * len(lines[0]))
     for peer in peers:
@@ -172,10 +203,10 @@ def _render(results, skipped, peers, workloads, unit) -> str:
             if e is None:
                 cells.append(f"{'-':>{width}}")
                 continue
-            ratio = f" x{e['ratio_to_chainrule']:.2f}" if "ratio_to_chainrule" in e else ""
+            ratio = ratio_text(e) if peer != "chainrule" else ""
             cells.append(f"{e['median']:.1f} ({e['min']:.1f}-{e['max']:.1f}){ratio}".rjust(width))
         lines.append(f"{peer:<12}" + "".join(cells))
-    lines.append("ratio = peer median / chainrule median (below 1: the peer is faster)")
+    lines.append(RATIO_LEGEND)
     return "\n".join(lines)
 
 

@@ -1,14 +1,16 @@
 """Every performance workload in one run, each peer in its own process, peers interleaved
-(A B C A B C ...) over rounds:
+over rounds (A B C, B C A, C A B, ...):
 
   engine   per-op overhead and the notes' 3-5-4-2 training step (bench/engine_overhead.py)
   train    one MNIST-shaped epoch, SGD and Adam (bench/train_mlp.py)
   memory   how far that SGD epoch raises peak resident memory (a fresh process each)
   fit      MLPClassifier / MLPRegressor fits on the parity data sets (bench/parity.py settings)
 
-Prints one table: per workload the median (min-max) of each peer and its ratio to
-chainrule, with a machine probe (512x512 float32 matmul GFLOP/s) before and after, and
-writes the same as JSON.  Peers that are not installed are listed as skipped.
+Each round runs the peers in a rotated order.  Prints one table: per workload the median
+(min-max) of each peer and its ratios to chainrule (of the medians, and paired: the
+median of the per-round ratios), with a machine probe (512x512 float32 matmul GFLOP/s)
+before and after, and writes the same, with every round's figures, as JSON.  Peers that
+are not installed are listed as skipped.
 
 Run: python bench/run.py [--threads 1|2] [--quick] [--rounds 3] [--json results.json]
 Peers: pip install -e ".[bench]"
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 import warnings
@@ -124,7 +125,7 @@ def main() -> None:
     for round_index in range(rounds):
         for group in groups:
             peers, _, _ = GROUPS[group]
-            for peer in peers:  # interleaved within each round
+            for peer in harness.rotated(peers, round_index):  # interleaved, order rotating
                 key = f"{group}:{peer}"
                 if key in skipped:
                     continue
@@ -151,28 +152,14 @@ def main() -> None:
         for p in ["chainrule", "torch", "sklearn", "autograd", "jax", "numpy"]
         if any(p in samples[w] for w in rows)
     ]
-    table = {}
-    for workload in rows:
-        cells = {}
-        base = (
-            statistics.median(samples[workload]["chainrule"])
-            if "chainrule" in samples[workload]
-            else None
-        )
-        for peer, values in samples[workload].items():
-            median = statistics.median(values)
-            cell = {"median": median, "min": min(values), "max": max(values)}
-            if base:
-                cell["ratio_to_chainrule"] = median / base
-            cells[peer] = cell
-        table[workload] = cells
+    table = {workload: harness.summarize(samples[workload]) for workload in rows}
 
     print(
         f"chainrule benchmarks: {args.threads} thread(s), {rounds} round(s), "
         f"{'quick (10,000 samples)' if args.quick else '60,000 samples'}; machine probe "
         f"(512x512 float32 matmul): {probe_before:.1f} GFLOP/s before, {probe_after:.1f} after"
     )
-    width = 30
+    width = 38
     header = f"{'workload':<22}{'unit':<5}" + "".join(f"{p:>{width}}" for p in peers_seen)
     print(header)
     print("-" * len(header))
@@ -183,17 +170,13 @@ def main() -> None:
             if cell is None:
                 line += f"{'-':>{width}}"
                 continue
-            ratio = (
-                f" x{cell['ratio_to_chainrule']:.2f}"
-                if "ratio_to_chainrule" in cell and peer != "chainrule"
-                else ""
-            )
+            ratio = harness.ratio_text(cell) if peer != "chainrule" else ""
             text = f"{cell['median']:.1f} ({cell['min']:.1f}-{cell['max']:.1f}){ratio}"
             if units[workload] == "s":
                 text = f"{cell['median']:.3f} ({cell['min']:.3f}-{cell['max']:.3f}){ratio}"
             line += f"{text:>{width}}"
         print(line)
-    print("x = the peer's median over chainrule's (above 1: chainrule is faster or smaller)")
+    print(harness.RATIO_LEGEND)
     for key, reason in skipped.items():
         print(f"skipped {key}: {reason}")
     if args.json:
@@ -206,6 +189,7 @@ def main() -> None:
             "seconds": time.perf_counter() - started,
             "units": units,
             "results": table,
+            "samples": samples,
             "skipped": skipped,
         }
         Path(args.json).write_text(json.dumps(report, indent=2))
