@@ -230,7 +230,7 @@ def value_and_grad(
             chain = model.gate_chain(x, logits=logits)
         if chain is None:
             value = compute(x, y, sample_weight)
-            value.backward(None if grad_scale == 1.0 else grad_scale)
+            value.backward(_seed(grad_scale))
             return value.item()
         array, links, shape = chain
         # the loss's gate is made first, while the code is warm in the cache: after the
@@ -241,11 +241,17 @@ def value_and_grad(
             return value_and_grad_of_chain(array, links, last, grad_scale)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
         # each parameter's gradient is summed in the same order, to the same bits
-        extra.backward(None if grad_scale == 1.0 else grad_scale)
+        extra.backward(_seed(grad_scale))
         value = value_and_grad_of_chain(array, links, last, grad_scale)
         return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients
+
+
+def _seed(grad_scale: float) -> float | None:
+    """What ``backward`` is given for this scale: None for 1, the usual seed, which also
+    serves a loss whose value is a one-element array rather than a scalar."""
+    return None if grad_scale == 1.0 else grad_scale
 
 
 def _reads_logits(model: Any, loss: Loss) -> bool:
