@@ -498,7 +498,7 @@ def cmd_examples(args: argparse.Namespace) -> None:
 
 def cmd_explain(args: argparse.Namespace) -> None:
     from .explain import compare, parse, trace
-    from .explain.draw import render, trace_graph_source
+    from .explain.drawing import render, trace_graph_source
     from .explain.report import print_comparison, print_trace
 
     expression = parse(args.expression)

@@ -36,9 +36,9 @@ from .functional import (
     where,
 )
 from .gates import GATES, Gate, NoGradientError, register_gate
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck, numerical_grad
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .tensor import Tensor, apply, tensor
+from .numerical import GradcheckError, GradcheckReport, gradcheck, numerical_grad
+from .tensors import Tensor, apply, tensor
 
 
 def zero_grad(params) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from .arrays import SOLE_REFERENCE, array_module
 from .backward import _fit, _sum
 from .gates import Gate
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 class Link(NamedTuple):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import gates as G
-from .tensor import Tensor, _axis, _lift, apply
+from .tensors import Tensor, _axis, _lift, apply
 
 Axis = int | Sequence[int] | None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .compare import Comparison
-from .trace import Trace, _num, pattern_notes
+from .comparison import Comparison
+from .tracing import Trace, _num, pattern_notes
 
 
 def _inputs(values: list[float | None], names: list[str]) -> str:

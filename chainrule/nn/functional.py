@@ -23,7 +23,7 @@ from .. import autodiff as ad
 from ..autodiff import Tensor, apply
 from ..autodiff import gates as G
 from ..autodiff.chain import Link
-from ..autodiff.tensor import constant
+from ..autodiff.tensors import constant
 
 
 class LossInputError(ValueError):

@@ -10,7 +10,7 @@ from .. import autodiff as ad
 from ..autodiff import Tensor, apply
 from ..autodiff import gates as G
 from ..autodiff.gates import LINEAR, LINEAR_THEN
-from ..autodiff.tensor import constant
+from ..autodiff.tensors import constant
 from .init import RandomSource, as_generator, get_initializer
 from .module import Module, Parameter
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..autodiff import Tensor, apply
 from ..autodiff.chain import Link
 from ..autodiff.gates import MUL, Gate
-from ..autodiff.tensor import constant
+from ..autodiff.tensors import constant
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Identity, Linear, make_activation
 from .module import Module, Parameter

@@ -8,8 +8,9 @@ from .callbacks import (
     TerminateOnNaN,
 )
 from .data import DataError, DataLoader
-from .fit import History, TrainingState, evaluate_loss, fit
+from .loop import evaluate_loss, fit
 from .metrics import accuracy, mean_absolute_error, r2_score
+from .state import History, TrainingState
 
 __all__ = [
     "Callback",

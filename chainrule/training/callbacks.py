@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..io import save, save_weights
 from ..nn import MLP
 from ..optim import ReduceLROnPlateau, Schedule
-
-if TYPE_CHECKING:
-    from .fit import TrainingState
+from .state import TrainingState
 
 
 class Callback:

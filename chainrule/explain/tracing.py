@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff.backward import backward
-from .parse import BuiltGraph, Expression, build, parse
+from .expressions import BuiltGraph, Expression, build, parse
 
 NODE_NAMES = "qrstuvwabcdeghijklmnop"
 SYMBOLS = {

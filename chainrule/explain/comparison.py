@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..autodiff import numerical_grad
-from .parse import ARITHMETIC, Expression, build, parse
+from .expressions import ARITHMETIC, Expression, build, parse
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .mode import no_grad
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 def _float64_leaves(inputs: Sequence[Any]) -> list[Tensor]:

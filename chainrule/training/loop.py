@@ -16,7 +16,6 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,37 +27,7 @@ from .callbacks import Callback
 from .data import DataError, DataLoader, check_features, check_targets
 from .metrics import Metric, get_metric
 from .progress import ProgressDisplay
-
-
-@dataclass
-class History:
-    """Per-epoch figures: ``history["loss"]``, ``history["val_loss"]``, ..."""
-
-    history: dict[str, list[float]] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)
-    stopped_early: bool = False
-    interrupted: bool = False
-    terminated_on_nan: bool = False
-    restored_epoch: int | None = None
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
-
-    def record(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epochs.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-
-@dataclass
-class TrainingState:
-    """What callbacks see and may change."""
-
-    model: Module
-    optimizer: Optimizer
-    history: History
-    has_validation: bool
-    stop_training: bool = False
+from .state import History, TrainingState
 
 
 def _model_dtype(model: Module) -> np.dtype:

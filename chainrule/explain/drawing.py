@@ -19,7 +19,7 @@ from ..autodiff import Tensor
 from ..autodiff.backward import backward
 from ..errors import MissingExtraError
 from ..io import write_atomic
-from .trace import SYMBOLS, Trace
+from .tracing import SYMBOLS, Trace
 
 FORMATS = ("svg", "png", "pdf", "dot")
 VALUE_COLOUR = "#1a7f37"
