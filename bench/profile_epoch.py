@@ -16,12 +16,12 @@ import sys
 
 # What each function of chainrule does, by (file suffix, function name); None: any name.
 CATEGORIES = [
-    ("linear + activation, forward (x @ U + b)", "autodiff/gates.py", {"forward", "_linear"}),
-    ("linear, backward (g @ U^T, x^T @ g)", "autodiff/gates.py", {"_linear_vjp"}),
-    ("activations", "autodiff/gates.py", {"_relu", "_relu_into", "_relu_vjp", "vjp"}),
+    ("linear + activation, forward (x @ U + b)", "autodiff/fused.py", {"forward", "_linear"}),
+    ("linear, backward (g @ U^T, x^T @ g)", "autodiff/fused.py", {"_linear_vjp", "vjp"}),
+    ("activations", "autodiff/elementary.py", {"_relu", "_relu_vjp"}),
     (
         "softmax cross-entropy",
-        "autodiff/gates.py",
+        "autodiff/fused.py",
         {"_softmax_cross_entropy", "_softmax_cross_entropy_vjp"},
     ),
     ("optimizer update", "optim/optimizers.py", None),

@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .autodiff import Tensor, apply
-from .autodiff.gates import SUM_OF_SQUARES
+from .autodiff.fused import SUM_OF_SQUARES
 from .nn import MLP, Linear, Loss, get_loss, value_and_grad
 from .optim import SGD, Adam
 from .training import Callback, fit, metrics

@@ -1,6 +1,14 @@
 """The automatic-differentiation engine: tensors, the gate table, backward, gradcheck."""
 
-from .backward import GraphReleasedError, topological_order, unbroadcast
+from . import elementary, fused  # noqa: F401 - each registers its gates in GATES
+from .backward import (
+    GraphReleasedError,
+    accumulate_grad,
+    seed,
+    topological_order,
+    unbroadcast,
+)
+from .chain import Link, record, value_and_grad_of_chain
 from .functional import (
     abs,
     clip,
@@ -54,9 +62,11 @@ __all__ = [
     "GradcheckError",
     "GradcheckReport",
     "GraphReleasedError",
+    "Link",
     "NoGradientError",
     "Tensor",
     "abs",
+    "accumulate_grad",
     "apply",
     "clip",
     "concatenate",
@@ -81,9 +91,11 @@ __all__ = [
     "minimum",
     "no_grad",
     "numerical_grad",
+    "record",
     "register_gate",
     "relu",
     "reshape",
+    "seed",
     "sigmoid",
     "sigmoid_elementary",
     "softmax",
@@ -98,6 +110,7 @@ __all__ = [
     "topological_order",
     "transpose",
     "unbroadcast",
+    "value_and_grad_of_chain",
     "where",
     "zero_grad",
 ]

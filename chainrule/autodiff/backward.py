@@ -66,29 +66,62 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad
 
 
-def _seed(root: Any, gradient: Any) -> Any:
-    data = root.data
-    if gradient is None and data.__class__ is np.ndarray and data.shape == ():
-        return np.array(1, dtype=data.dtype)  # the usual case: a scalar loss
+def seed(output: Any, gradient: Any = None) -> Any:
+    """The gradient backpropagation starts from at ``output`` (an array): d output /
+    d output = 1, times ``gradient``.  ``gradient`` may be None (1) or a number for a
+    single-element output, else an array (or tensor) of the output's shape; the seed is
+    a new array of the output's shape and dtype (the caller's array stays theirs).
+    Both walkers, the graph's and the chain's, start from it."""
+    xp = np if output.__class__ is np.ndarray else array_module(output)
     if gradient is None:
-        if data.size != 1:
+        if output.size != 1:
             raise RuntimeError(
                 f"backward() without a gradient needs a single-element output; this one "
-                f"has shape {data.shape}. Pass backward(gradient) with an array of that "
+                f"has shape {output.shape}. Pass backward(gradient) with an array of that "
                 "shape (or reduce the output to a scalar first)."
             )
-        seed = array_module(data).array(1, dtype=data.dtype)
-        return seed if data.ndim == 0 else seed.reshape(data.shape)
-    if hasattr(gradient, "data") and not hasattr(gradient, "__array_namespace__"):
+        gradient = 1
+    elif hasattr(gradient, "data") and not hasattr(gradient, "__array_namespace__"):
         gradient = gradient.data  # a Tensor
-    xp = array_module(data)
-    seed = xp.array(gradient, dtype=data.dtype)  # a copy: the caller's array stays theirs
-    if seed.shape != data.shape:
+    start = xp.array(gradient, dtype=output.dtype)
+    if start.shape != output.shape:
+        if start.ndim == 0 and output.size == 1:  # a number for a one-element output
+            return start.reshape(output.shape)
         raise ValueError(
-            f"backward(gradient): the gradient has shape {seed.shape} but the output "
-            f"has shape {data.shape}"
+            f"backward(gradient): the gradient has shape {start.shape} but the output "
+            f"has shape {output.shape}"
         )
-    return seed
+    return start
+
+
+def is_new(grad: Any, upstream: Any) -> bool:
+    """Whether ``grad``, returned by a vjp that received ``upstream``, is an array the
+    vjp has just made: not the upstream gradient itself and not a view.  By the gates'
+    contract (see :mod:`.gates`) such an array is referred to by nothing else, so the
+    walker that received it owns it and may write over it."""
+    return grad is not upstream and grad.__class__ is np.ndarray and grad.base is None
+
+
+def accumulate_grad(tensor: Any, grad: Any, new: bool = False) -> None:
+    """Add ``grad`` to ``tensor.grad``: the one way the engine delivers a gradient.
+
+    ``grad`` is first fitted to the tensor: summed over the axes broadcasting added
+    (:func:`unbroadcast`) and converted to its dtype.  Gradients accumulate across
+    calls, always into a new array, never in place: a ``grad`` array may be one the user
+    holds.  ``new=True`` says that the caller made ``grad`` and hands it over (see
+    :func:`is_new`); the tensor then owns its gradient, and ``Tensor.take_grad`` tells
+    an optimizer that it may write over it, until somebody reads ``tensor.grad``."""
+    data = tensor.data
+    if grad.__class__ is not np.ndarray or grad.shape != data.shape or grad.dtype is not data.dtype:
+        fitted = _fit(grad, data)
+        new = new or (fitted is not grad and fitted.base is None)
+        grad = fitted
+    previous = tensor._grad
+    if previous is not None:
+        grad = _sum(previous, grad)
+        new = True
+    tensor._grad = grad
+    tensor._grad_owned = new
 
 
 def backward(
@@ -108,26 +141,31 @@ def backward(
         )
     data = root.data
     xp = np if data.__class__ is np.ndarray else array_module(data)
-    seed = _seed(root, gradient)
+    start = seed(data, gradient)
     if root._gate is None:
-        _add_to_leaf(root, seed)
+        accumulate_grad(root, start, new=True)
         return
     order = topological_order(root)
-    root._acc = seed
+    root._acc = start
     try:
-        _walk(order, xp, retain_graph, hook)
+        _walk(order, xp, retain_graph, hook, root)
     except BaseException:
         for node in order:  # leave no half-summed gradient behind
             node._acc = None
         raise
 
 
-def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> None:
+def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None, root: Any) -> None:
     """The backward sweep.  Each gate node collects the gradient arriving at it in its
     ``_acc`` slot (the sum over its consumers: the copy gate), passes upstream x local
     to its inputs through its gate's vjp, and, unless ``retain_graph``, frees what the
-    gate saved.  This loop runs once per gate of every training step: it is kept lean."""
-    owned: set[int] = set()  # gradients we summed ourselves: safe to add to in place
+    gate saved.  This loop runs once per gate of every training step: it is kept lean.
+
+    ``owned`` holds the nodes whose gradient is an array this walk made (the seed, a
+    sum, or an array a vjp has just made): it may be added to in place, or a gate may
+    write its local gradient over it.  With a hook, which may keep the arrays it is
+    shown, only the sums are owned."""
+    owned = {id(root)}
     anomaly = state.detect_anomaly
     ndarray = np.ndarray
     for node in reversed(order):
@@ -145,33 +183,42 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
             )
         parents = node._parents
         needs = node._needs
-        downstream = gate.vjp(xp, upstream, saved, needs)
+        write_over = gate.vjp_out and hook is None and id(node) in owned
+        if write_over:
+            downstream = gate.vjp(xp, upstream, saved, needs, out=upstream)
+        else:
+            downstream = gate.vjp(xp, upstream, saved, needs)
         if hook is not None:
             downstream = tuple(
                 None if g is None or not need else _fit(g, p.data)
                 for g, p, need in zip(downstream, parents, needs, strict=True)
             )
             hook(node, upstream, downstream)
-        # plain zip: strict=True costs 0.3 us a node here, and apply() made parents and
-        # needs together; a vjp returning too few gradients fails the gate tests
+        # plain zip: apply() made parents and needs together, and a vjp returning too
+        # few gradients fails the gate tests; strict=True would be checked every node
         for parent, grad, need in zip(parents, downstream, needs):  # noqa: B905
             if grad is None or not need:
                 continue
+            new = hook is None and (is_new(grad, upstream) or (write_over and grad is upstream))
             data = parent.data
             if (
                 grad.__class__ is not ndarray
                 or grad.shape != data.shape
                 or grad.dtype is not data.dtype
             ):
-                grad = _fit(grad, data)
+                fitted = _fit(grad, data)
+                new = new or (fitted is not grad and fitted.base is None)
+                grad = fitted
             if anomaly:
                 check_finite(grad, gate, "backward", [p.data for p in parents])
-            if parent._gate is None:  # a leaf: accumulate across calls, never in place
-                parent.grad = grad if parent.grad is None else _sum(parent.grad, grad)
+            if parent._gate is None:
+                accumulate_grad(parent, grad, new)
                 continue
             previous = parent._acc
             if previous is None:
                 parent._acc = grad
+                if new:
+                    owned.add(id(parent))
             elif id(parent) in owned:
                 previous += grad
             else:
@@ -193,12 +240,6 @@ def _fit(grad: Any, data: Any) -> Any:
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
     return grad
-
-
-def _add_to_leaf(leaf: Any, grad: Any) -> None:
-    """Leaves accumulate their gradient across backward calls, never in place (a leaf's
-    grad may be the very array another leaf holds)."""
-    leaf.grad = grad if leaf.grad is None else _sum(leaf.grad, grad)
 
 
 def _sum(a: Any, b: Any) -> Any:

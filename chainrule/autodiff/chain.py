@@ -17,42 +17,55 @@ goes.  On a small network that bookkeeping is most of a training step's time.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .arrays import SOLE_REFERENCE, array_module
-from .backward import _fit, _sum
+from .arrays import array_module
+from .backward import _fit, accumulate_grad, is_new, seed
 from .gates import Gate
-from .tensors import Tensor
+from .tensors import Tensor, apply
 
 
 class Link(NamedTuple):
     """One gate of a chain.  It is applied to the value before it, then to ``inputs``:
     tensors, the layer's parameters (their gradients are kept when they require them)
     or constants (a loss's targets, as tensors that require none), with keyword
-    ``options``."""
+    ``options``.  A plain ``(gate, inputs, options)`` tuple serves as well."""
 
     gate: Gate
     inputs: tuple[Tensor, ...] = ()
     options: Mapping[str, Any] = MappingProxyType({})
 
 
-def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link, seed: float = 1.0) -> float:
+def record(x: Tensor, links: Iterable[Link]) -> Tensor:
+    """Run ``x`` through ``links`` on the graph: each link's gate applied with
+    :func:`apply`, so that ``backward()`` can walk it.  The chain walker,
+    :func:`value_and_grad_of_chain`, runs the same links without the graph."""
+    for gate, inputs, options in links:
+        x = apply(gate, x, *inputs, **options)
+    return x
+
+
+def value_and_grad_of_chain(
+    x: Any, links: Sequence[Link], loss: Link, gradient: float = 1.0
+) -> float:
     """Run ``x`` through ``links`` and then ``loss`` (a gate with a scalar output, made
     for the shape and dtype of the last value), backpropagate from that output, add each
     parameter's gradient to its ``grad``; return the output as a float.
 
-    ``seed`` is the gradient backpropagation starts from, as ``backward(gradient=seed)``
-    takes it: each parameter then receives seed x d output / d parameter.
+    ``gradient`` is what backpropagation starts from, as ``backward(gradient)`` takes
+    it (:func:`backward.seed`): each parameter then receives gradient x d output / d
+    parameter.
 
     ``x`` is an array that requires no gradient.  Nothing is recorded: the result is
-    what ``backward()`` on the same gates gives, with the graph's bookkeeping left out.
-    This runs once per training step, so it is written for speed: no call per link
-    beyond the gate's own."""
+    what :func:`record` and ``backward()`` on the same links give, with the graph's
+    bookkeeping left out.  The gradient arriving at a link is this walk's own array
+    when the link after it made it (:func:`backward.is_new`), and a gate that can write
+    its local gradient over it (``Gate.vjp_out``) then does.  This runs once per
+    training step, so it is written for speed: no call per link beyond the gate's own."""
     xp = np if x.__class__ is np.ndarray else array_module(x)
     chain = (*links, loss)
     outputs = []  # each link's output: the shape and dtype of the gradient it receives
@@ -80,44 +93,33 @@ def value_and_grad_of_chain(x: Any, links: Sequence[Link], loss: Link, seed: flo
         raise ValueError(
             f"the chain's last gate '{loss[0].name}' gave shape {value.shape}, not a scalar"
         )
-    upstream = xp.array(seed, dtype=value.dtype)  # as backward(gradient=seed) seeds it
+    upstream = seed(value, gradient)
+    owned = True  # whether `upstream` is this walk's own array
     for i in range(len(chain) - 1, -1, -1):
         output = outputs[i]
-        if i < len(links) and (  # a gradient of the output's shape and dtype (the loss
-            upstream.__class__ is not np.ndarray  # gets the seed as it is)
+        if (  # a gradient of the output's shape and dtype
+            upstream.__class__ is not np.ndarray
             or upstream.shape != output.shape
             or upstream.dtype is not output.dtype
         ):
-            upstream = _fit(upstream, output)
-        need = needs[i]
+            fitted = _fit(upstream, output)
+            owned = owned if fitted is upstream else fitted.base is None
+            upstream = fitted
         gate, inputs, _ = chain[i]
-        into = gate.vjp_into
-        if (
-            into is not None
-            and upstream.__class__ is np.ndarray
-            and upstream.base is None  # not a view: nothing else sees its memory
-            and sys.getrefcount(upstream) == SOLE_REFERENCE  # and only `upstream` holds it
-            and upstream.flags.writeable
-        ):  # the gradient the link after this one made for it: this link may write over it
-            grads = into(xp, upstream, saved[i], need)
+        need = needs[i]
+        write_over = owned and gate.vjp_out
+        if write_over:
+            grads = gate.vjp(xp, upstream, saved[i], need, out=upstream)
         else:
             grads = gate.vjp(xp, upstream, saved[i], need)
         saved[i] = None  # freed as soon as it is used, as backward() frees a node's
         for k, tensor in enumerate(inputs, 1):
             grad = grads[k]
-            if grad is None or not need[k]:
-                continue
-            data = tensor.data
-            if (
-                grad.__class__ is not np.ndarray
-                or grad.shape != data.shape
-                or grad.dtype is not data.dtype
-            ):
-                grad = _fit(grad, data)
-            previous = tensor.grad  # accumulated across calls, never in place
-            tensor.grad = grad if previous is None else _sum(previous, grad)
-        upstream = grads[0]
-        grads = None  # `upstream` is now the tuple's only reference left, when it was ours
-        if upstream is None or not need[0]:  # nothing before this link wants a gradient
+            if grad is not None and need[k]:
+                accumulate_grad(tensor, grad, is_new(grad, upstream))
+        carried_grad = grads[0]
+        if carried_grad is None or not need[0]:  # nothing before this link wants one
             break
+        owned = is_new(carried_grad, upstream) or (write_over and carried_grad is upstream)
+        upstream = carried_grad
     return float(value)

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from . import gates as G
+from . import elementary as G
+from . import fused
 from .tensors import Tensor, _axis, _lift, apply
 
 Axis = int | Sequence[int] | None
@@ -149,16 +150,16 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def linear(x: Any, weight: Any, bias: Any) -> Tensor:
     """x @ U + b in one gate: a layer's affine map with U of shape (in, out)."""
-    return apply(G.LINEAR, _as_tensor(x), _as_tensor(weight), _as_tensor(bias))
+    return apply(fused.LINEAR, _as_tensor(x), _as_tensor(weight), _as_tensor(bias))
 
 
 def linear_activation(x: Any, weight: Any, bias: Any, activation: str, **options: Any) -> Tensor:
     """act(x @ U + b) in one gate, ``activation`` the name of an elementwise gate (relu,
     tanh, sigmoid, leaky_relu with ``slope=``, ...): the same values and gradients as
     ``linear`` followed by that gate, with one graph node."""
-    gate = G.LINEAR_THEN.get(activation)
+    gate = fused.LINEAR_THEN.get(activation)
     if gate is None:
-        known = ", ".join(sorted(G.LINEAR_THEN))
+        known = ", ".join(sorted(fused.LINEAR_THEN))
         raise ValueError(f"linear fuses with one of {known}; got '{activation}'")
     return apply(gate, _as_tensor(x), _as_tensor(weight), _as_tensor(bias), **options)
 
@@ -166,7 +167,7 @@ def linear_activation(x: Any, weight: Any, bias: Any, activation: str, **options
 def sum_of_squares(*tensors: Any, scale: float = 1.0) -> Tensor:
     """scale (||a||^2 + ||b||^2 + ...): the sum of the squares of every element of every
     tensor, an L2 penalty with its coefficient, in one gate."""
-    return apply(G.SUM_OF_SQUARES, *[_as_tensor(t) for t in tensors], scale=scale)
+    return apply(fused.SUM_OF_SQUARES, *[_as_tensor(t) for t in tensors], scale=scale)
 
 
 def reshape(x: Any, shape: Sequence[int]) -> Tensor:

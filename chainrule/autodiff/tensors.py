@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import backward as _backward
-from . import gates as G
+from . import elementary as G
 from .arrays import FLOAT_KINDS, array_module
+from .gates import Gate
 from .mode import check_finite, state
 
 
@@ -29,7 +30,9 @@ class Tensor:
             or None.  Gradients accumulate across ``backward`` calls on leaf tensors;
             reset with ``t.grad = None``.  Several ``grad`` arrays may share memory
             (the add gate hands the same gradient to both inputs): replace them, do
-            not modify them in place.
+            not modify them in place.  (An optimizer takes them with
+            :meth:`take_grad`, which says when the engine made one for this tensor
+            alone and no one has read it since: then it may write over it.)
         requires_grad: whether gradients flow to this tensor.
     """
 
@@ -37,12 +40,13 @@ class Tensor:
         "__weakref__",
         "_acc",
         "_gate",
+        "_grad",
+        "_grad_owned",
         "_needs",
         "_parents",
         "_saved",
         "_seq",
         "data",
-        "grad",
         "requires_grad",
     )
 
@@ -57,7 +61,8 @@ class Tensor:
                 " (pass dtype=float or convert the data first)"
             )
         self.data = array
-        self.grad = None
+        self._grad = None
+        self._grad_owned = False
         self.requires_grad = bool(requires_grad)
         self._gate = None
         self._parents: tuple[Tensor, ...] = ()
@@ -67,6 +72,28 @@ class Tensor:
     # ----------------------------------------------------------------------------------
     # Array-like properties
     # ----------------------------------------------------------------------------------
+    @property
+    def grad(self) -> Any:
+        """The accumulated gradient (None before any backward).  Once read, it may be
+        held outside the engine: no optimizer will write over it."""
+        self._grad_owned = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        self._grad = value
+        self._grad_owned = False
+
+    def take_grad(self) -> tuple[Any, bool]:
+        """Hand the gradient over, leaving ``grad`` None: the array (or None), and
+        whether the engine made it for this tensor alone and nobody has read ``grad``
+        since (see ``backward.accumulate_grad``): the taker then owns it and may
+        overwrite it."""
+        grad, owned = self._grad, self._grad_owned
+        self._grad = None
+        self._grad_owned = False
+        return grad, owned
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -84,7 +111,7 @@ class Tensor:
         return self.data.size
 
     @property
-    def gate(self) -> G.Gate | None:
+    def gate(self) -> Gate | None:
         """The gate that produced this tensor (None for a leaf)."""
         return self._gate
 
@@ -282,7 +309,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 _creation_order = itertools.count()
 
 
-def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
+def apply(gate: Gate, *inputs: Tensor, **params: Any) -> Tensor:
     """Run ``gate`` forward on the inputs' arrays and, if any input requires a gradient
     and recording is on, remember the gate, inputs and saved values on the output.
 
@@ -306,7 +333,8 @@ def apply(gate: G.Gate, *inputs: Tensor, **params: Any) -> Tensor:
     if True in needs and state.grad_enabled:
         result = _new_tensor(Tensor)
         result.data = out
-        result.grad = None
+        result._grad = None
+        result._grad_owned = False
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
@@ -329,7 +357,8 @@ def constant(array: Any) -> Tensor:
     without :class:`Tensor`'s conversions: for the hot paths that have checked it."""
     result = _new_tensor(Tensor)
     result.data = array
-    result.grad = None
+    result._grad = None
+    result._grad_owned = False
     result.requires_grad = False
     result._gate = None
     result._parents = ()

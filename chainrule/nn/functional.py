@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import autodiff as ad
-from ..autodiff import Tensor, apply
-from ..autodiff import gates as G
+from ..autodiff import Tensor, apply, fused
 from ..autodiff.chain import Link
 from ..autodiff.tensors import constant
 
@@ -171,7 +170,7 @@ def cross_entropy_link(
     if y.ndim == 2:
         y = y.astype(dtype)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(G.SOFTMAX_CROSS_ENTROPY, options={"target": y, "weights": shares})
+    return Link(fused.SOFTMAX_CROSS_ENTROPY, options={"target": y, "weights": shares})
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
@@ -197,7 +196,7 @@ def binary_cross_entropy_with_logits_link(
     if not checked:
         _check_unit_interval(y, name)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(G.SIGMOID_BINARY_CROSS_ENTROPY, options={"target": y, "weights": shares})
+    return Link(fused.SIGMOID_BINARY_CROSS_ENTROPY, options={"target": y, "weights": shares})
 
 
 def _apply_link(x: Tensor, link: Link) -> Tensor:
@@ -216,7 +215,7 @@ def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = N
                 f"mse needs targets shaped like the output {p.shape}, got {y.shape}"
             )
         shares = _sample_shares(sample_weight, p.shape[0], p.dtype)
-        return apply(G.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
+        return apply(fused.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
     return _apply_link(p, mse_link(p.shape, p.dtype, target, half, sample_weight))
 
 
@@ -233,7 +232,7 @@ def mse_link(
     ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
     y = constant(_targets_like(target, shape, dtype, "mse", checked=checked))
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(G.SQUARED_ERROR, (y,), {"weights": shares, "scale": 0.5 if half else 1.0})
+    return Link(fused.SQUARED_ERROR, (y,), {"weights": shares, "scale": 0.5 if half else 1.0})
 
 
 # The notes' forms on probabilities --------------------------------------------------------

@@ -8,8 +8,9 @@ import numpy as np
 
 from .. import autodiff as ad
 from ..autodiff import Tensor, apply
-from ..autodiff import gates as G
-from ..autodiff.gates import LINEAR, LINEAR_THEN
+from ..autodiff import elementary as G
+from ..autodiff.fused import LINEAR, LINEAR_THEN
+from ..autodiff.gates import Gate
 from ..autodiff.tensors import constant
 from .init import RandomSource, as_generator, get_initializer
 from .module import Module, Parameter
@@ -92,7 +93,7 @@ class Linear(Module):
                 f"{self.in_features} features in the last axis, got shape {shape}"
             )
 
-    def gate_with(self, activation: Activation | None) -> G.Gate | None:
+    def gate_with(self, activation: Activation | None) -> Gate | None:
         """The one gate that computes this layer followed by ``activation`` (None: no
         activation), applied to (x, U, b): linear, or the fused linear_<activation>.
         None when there is no such gate: no bias, or an activation the table does not
@@ -115,7 +116,7 @@ class Activation(Module):
     """
 
     name = "activation"
-    gate: G.Gate | None = None
+    gate: Gate | None = None
 
     def gate_options(self) -> dict[str, Any]:
         return {}

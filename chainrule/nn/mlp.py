@@ -15,7 +15,8 @@ import numpy as np
 
 from ..autodiff import Tensor, apply
 from ..autodiff.chain import Link
-from ..autodiff.gates import MUL, Gate
+from ..autodiff.elementary import MUL
+from ..autodiff.gates import Gate
 from ..autodiff.tensors import constant
 from .init import RandomSource, as_generator
 from .layers import Activation, Dropout, Identity, Linear, make_activation

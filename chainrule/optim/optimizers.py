@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..autodiff import Tensor
-from ..autodiff.arrays import SOLE_REFERENCE
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
@@ -123,8 +121,9 @@ class Optimizer:
         """Update every parameter that has a gradient.
 
         ``release_grads=True`` also sets every ``p.grad`` to None, as :meth:`zero_grad`
-        does, and lets the update overwrite a gradient array that nothing else refers
-        to (it is not a view, and no other tensor or variable holds it).
+        does, taking each gradient with ``Tensor.take_grad``: the update then works in
+        the gradient's own array when backpropagation made it for that parameter alone
+        and nobody has read ``p.grad`` since.
 
         ``prescaled=True`` says that each ``grad`` already holds c g, with c this step's
         :meth:`plain_step_size` (backpropagation was seeded with c): the update is then
@@ -142,19 +141,18 @@ class Optimizer:
         reuse = release_grads and self.reuses_gradient
         plain_lr = self.plain_step_size()
         for index, p in enumerate(self.params):
-            grad = p.grad
+            if release_grads:
+                grad, owned = p.take_grad()
+            else:
+                grad, owned = p.grad, False
             if grad is None:
                 continue
-            if release_grads:
-                p.grad = None
             theta = p.data
             if (
                 reuse
-                and grad.base is None  # not a view: nothing else sees its memory
-                and sys.getrefcount(grad) == SOLE_REFERENCE  # and only `grad` holds it
+                and owned  # made by backpropagation for p alone, seen by no one since
                 and grad.dtype is theta.dtype
                 and grad.shape == theta.shape
-                and grad.flags.writeable
             ):
                 if plain_lr is not None:  # theta -= lr g, in the gradient's own array
                     grad *= plain_lr

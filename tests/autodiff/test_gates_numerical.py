@@ -171,7 +171,7 @@ def test_linear_gate_on_weights_either_side_of_the_product_switch(x_shape, out_f
     """The closed forms of L = sum(c * (x U + b)): dL/dx = c U^T, dL/dU = x^T c summed
     over the batch axes, dL/db = c summed; for weights just below and at the size where
     the weight gradient's product changes from ndarray.dot to matmul."""
-    from chainrule.autodiff.gates import _DOT_LIMIT
+    from chainrule.autodiff.fused import _DOT_LIMIT
 
     assert 128 * 63 < _DOT_LIMIT <= 128 * 64
     rng = np.random.default_rng(2)

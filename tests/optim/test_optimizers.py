@@ -121,10 +121,25 @@ def test_released_gradients_still_seen_elsewhere_are_never_overwritten(make, mon
     assert a.grad is b.grad is c.grad is d.grad is None
 
 
+def test_a_gradient_read_or_set_from_outside_is_never_the_work_space(monkeypatch):
+    """Ownership is what the engine knows, not a guess: a gradient somebody has read
+    (they may hold it) or set is only read, even when the update could reuse it."""
+    p, q = cr.nn.Parameter(np.ones((3, 2))), cr.nn.Parameter(np.ones((3, 2)))
+    (p * 0.5 + q * 0.5).sum().backward()
+    seen = p.grad  # read: p's gradient may now be held outside the engine
+    q.grad = np.full((3, 2), 0.5)  # set by the caller
+    monkeypatch.setattr(optimizers, "GROUP_LIMIT", 0)  # the per-parameter update
+    opt = optim.Adam([p, q], 0.1)
+    opt.step(release_grads=True)
+    assert all(work is not None for work in opt.scratch)
+    np.testing.assert_array_equal(seen, 0.5)
+
+
 def test_a_gradient_nothing_else_holds_becomes_the_work_space():
-    """The point of release_grads: no separate work buffer is made for the update."""
+    """The point of release_grads: no separate work buffer is made for the update, when
+    backpropagation made the gradient for this parameter and nobody has read it since."""
     p = cr.nn.Parameter(np.ones((3, 2)))
-    p.grad = np.full((3, 2), 0.5)
+    (p * 0.5).sum().backward()  # p.grad = 0.5 everywhere, made by the engine for p alone
     opt = optim.SGD([p], 0.1)
     opt.step(release_grads=True)
     assert opt.scratch == [None]
