@@ -46,7 +46,7 @@ from .functional import (
 from .gates import GATES, Gate, NoGradientError, register_gate
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .numerical import GradcheckError, GradcheckReport, gradcheck, numerical_grad
-from .tensors import Tensor, apply, tensor
+from .tensors import Tensor, apply, take_grads, tensor
 
 
 def zero_grad(params) -> None:
@@ -105,6 +105,7 @@ __all__ = [
     "stack",
     "sum",
     "sum_of_squares",
+    "take_grads",
     "tanh",
     "tensor",
     "topological_order",

@@ -19,6 +19,8 @@ import numpy as np
 from .arrays import array_module
 from .mode import check_finite, state
 
+ndarray = np.ndarray
+
 # Marks a node whose saved values were freed by an earlier backward.
 RELEASED = object()
 
@@ -73,6 +75,9 @@ def seed(output: Any, gradient: Any = None) -> Any:
     a new array of the output's shape and dtype (the caller's array stays theirs).
     Both walkers, the graph's and the chain's, start from it."""
     xp = np if output.__class__ is np.ndarray else array_module(output)
+    if gradient.__class__ is float:  # the usual case: a number, as fit's step size
+        start = xp.array(gradient, dtype=output.dtype)
+        return start if start.shape == output.shape else _number_seed(start, output)
     if gradient is None:
         if output.size != 1:
             raise RuntimeError(
@@ -84,14 +89,17 @@ def seed(output: Any, gradient: Any = None) -> Any:
     elif hasattr(gradient, "data") and not hasattr(gradient, "__array_namespace__"):
         gradient = gradient.data  # a Tensor
     start = xp.array(gradient, dtype=output.dtype)
-    if start.shape != output.shape:
-        if start.ndim == 0 and output.size == 1:  # a number for a one-element output
-            return start.reshape(output.shape)
-        raise ValueError(
-            f"backward(gradient): the gradient has shape {start.shape} but the output "
-            f"has shape {output.shape}"
-        )
-    return start
+    return start if start.shape == output.shape else _number_seed(start, output)
+
+
+def _number_seed(start: Any, output: Any) -> Any:
+    """A 0-d seed given for a one-element output, reshaped to it; else the error."""
+    if start.ndim == 0 and output.size == 1:
+        return start.reshape(output.shape)
+    raise ValueError(
+        f"backward(gradient): the gradient has shape {start.shape} but the output "
+        f"has shape {output.shape}"
+    )
 
 
 def is_new(grad: Any, upstream: Any) -> bool:
@@ -102,19 +110,21 @@ def is_new(grad: Any, upstream: Any) -> bool:
     return grad is not upstream and grad.__class__ is np.ndarray and grad.base is None
 
 
-def accumulate_grad(tensor: Any, grad: Any, new: bool = False) -> None:
+def accumulate_grad(tensor: Any, grad: Any, upstream: Any = None) -> None:
     """Add ``grad`` to ``tensor.grad``: the one way the engine delivers a gradient.
 
     ``grad`` is first fitted to the tensor: summed over the axes broadcasting added
     (:func:`unbroadcast`) and converted to its dtype.  Gradients accumulate across
     calls, always into a new array, never in place: a ``grad`` array may be one the user
-    holds.  ``new=True`` says that the caller made ``grad`` and hands it over (see
-    :func:`is_new`); the tensor then owns its gradient, and ``Tensor.take_grad`` tells
+    holds.  ``upstream`` is given by a walker for a ``grad`` that a vjp returned from
+    that upstream gradient: when the vjp made it (:func:`is_new`), or when fitting or
+    summing made a new array, the tensor owns its gradient, and ``take_grads`` tells
     an optimizer that it may write over it, until somebody reads ``tensor.grad``."""
     data = tensor.data
-    if grad.__class__ is not np.ndarray or grad.shape != data.shape or grad.dtype is not data.dtype:
+    new = upstream is not None and grad is not upstream and grad.base is None  # is_new
+    if grad.__class__ is not ndarray or grad.shape != data.shape or grad.dtype is not data.dtype:
         fitted = _fit(grad, data)
-        new = new or (fitted is not grad and fitted.base is None)
+        new = new or (upstream is not None and fitted is not grad and fitted.base is None)
         grad = fitted
     previous = tensor._grad
     if previous is not None:
@@ -143,31 +153,26 @@ def backward(
     xp = np if data.__class__ is np.ndarray else array_module(data)
     start = seed(data, gradient)
     if root._gate is None:
-        accumulate_grad(root, start, new=True)
+        accumulate_grad(root, start)
         return
     order = topological_order(root)
     root._acc = start
     try:
-        _walk(order, xp, retain_graph, hook, root)
+        _walk(order, xp, retain_graph, hook)
     except BaseException:
         for node in order:  # leave no half-summed gradient behind
             node._acc = None
         raise
 
 
-def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None, root: Any) -> None:
+def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> None:
     """The backward sweep.  Each gate node collects the gradient arriving at it in its
     ``_acc`` slot (the sum over its consumers: the copy gate), passes upstream x local
     to its inputs through its gate's vjp, and, unless ``retain_graph``, frees what the
-    gate saved.  This loop runs once per gate of every training step: it is kept lean.
-
-    ``owned`` holds the nodes whose gradient is an array this walk made (the seed, a
-    sum, or an array a vjp has just made): it may be added to in place, or a gate may
-    write its local gradient over it.  With a hook, which may keep the arrays it is
-    shown, only the sums are owned."""
-    owned = {id(root)}
+    gate saved.  Leaves receive theirs through :func:`accumulate_grad`.  This loop runs
+    once per gate of every training step: it is kept lean."""
+    owned: set[int] = set()  # nodes whose _acc is a sum this walk made: added to in place
     anomaly = state.detect_anomaly
-    ndarray = np.ndarray
     for node in reversed(order):
         upstream = node._acc
         if upstream is None:  # a gate sent nothing to this node (a zero gradient)
@@ -183,42 +188,34 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None, root
             )
         parents = node._parents
         needs = node._needs
-        write_over = gate.vjp_out and hook is None and id(node) in owned
-        if write_over:
-            downstream = gate.vjp(xp, upstream, saved, needs, out=upstream)
-        else:
-            downstream = gate.vjp(xp, upstream, saved, needs)
+        downstream = gate.vjp(xp, upstream, saved, needs)
         if hook is not None:
             downstream = tuple(
                 None if g is None or not need else _fit(g, p.data)
                 for g, p, need in zip(downstream, parents, needs, strict=True)
             )
             hook(node, upstream, downstream)
+        made_from = upstream if hook is None else None  # a hook may keep what it is shown
         # plain zip: apply() made parents and needs together, and a vjp returning too
         # few gradients fails the gate tests; strict=True would be checked every node
         for parent, grad, need in zip(parents, downstream, needs):  # noqa: B905
             if grad is None or not need:
                 continue
-            new = hook is None and (is_new(grad, upstream) or (write_over and grad is upstream))
             data = parent.data
             if (
                 grad.__class__ is not ndarray
                 or grad.shape != data.shape
                 or grad.dtype is not data.dtype
             ):
-                fitted = _fit(grad, data)
-                new = new or (fitted is not grad and fitted.base is None)
-                grad = fitted
+                grad = _fit(grad, data)
             if anomaly:
                 check_finite(grad, gate, "backward", [p.data for p in parents])
             if parent._gate is None:
-                accumulate_grad(parent, grad, new)
+                accumulate_grad(parent, grad, made_from)
                 continue
             previous = parent._acc
             if previous is None:
                 parent._acc = grad
-                if new:
-                    owned.add(id(parent))
             elif id(parent) in owned:
                 previous += grad
             else:

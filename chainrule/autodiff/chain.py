@@ -116,7 +116,7 @@ def value_and_grad_of_chain(
         for k, tensor in enumerate(inputs, 1):
             grad = grads[k]
             if grad is not None and need[k]:
-                accumulate_grad(tensor, grad, is_new(grad, upstream))
+                accumulate_grad(tensor, grad, upstream)
         carried_grad = grads[0]
         if carried_grad is None or not need[0]:  # nothing before this link wants one
             break

@@ -31,7 +31,7 @@ class Tensor:
             reset with ``t.grad = None``.  Several ``grad`` arrays may share memory
             (the add gate hands the same gradient to both inputs): replace them, do
             not modify them in place.  (An optimizer takes them with
-            :meth:`take_grad`, which says when the engine made one for this tensor
+            :func:`take_grads`, which says when the engine made one for this tensor
             alone and no one has read it since: then it may write over it.)
         requires_grad: whether gradients flow to this tensor.
     """
@@ -83,16 +83,6 @@ class Tensor:
     def grad(self, value: Any) -> None:
         self._grad = value
         self._grad_owned = False
-
-    def take_grad(self) -> tuple[Any, bool]:
-        """Hand the gradient over, leaving ``grad`` None: the array (or None), and
-        whether the engine made it for this tensor alone and nobody has read ``grad``
-        since (see ``backward.accumulate_grad``): the taker then owns it and may
-        overwrite it."""
-        grad, owned = self._grad, self._grad_owned
-        self._grad = None
-        self._grad_owned = False
-        return grad, owned
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -333,8 +323,7 @@ def apply(gate: Gate, *inputs: Tensor, **params: Any) -> Tensor:
     if True in needs and state.grad_enabled:
         result = _new_tensor(Tensor)
         result.data = out
-        result._grad = None
-        result._grad_owned = False
+        result._grad = None  # (_grad_owned is read only once a gradient is set)
         result.requires_grad = True
         result._gate = gate
         result._parents = inputs
@@ -352,13 +341,23 @@ def apply(gate: Gate, *inputs: Tensor, **params: Any) -> Tensor:
 _new_tensor = Tensor.__new__
 
 
+def take_grads(tensors: Sequence[Tensor]) -> list[tuple[Any, bool]]:
+    """Hand each tensor's gradient over, leaving its ``grad`` None: for each, the array
+    (or None) and whether the engine made it for this tensor alone and nobody has read
+    ``grad`` since (see ``backward.accumulate_grad``): the taker then owns that array
+    and may overwrite it.  One call for all of an optimizer's parameters."""
+    taken = [(t._grad, t._grad is not None and t._grad_owned) for t in tensors]
+    for tensor in tensors:
+        tensor._grad = None
+    return taken
+
+
 def constant(array: Any) -> Tensor:
     """A leaf tensor on an array that is already a NumPy (or NumPy-like) numeric array,
     without :class:`Tensor`'s conversions: for the hot paths that have checked it."""
     result = _new_tensor(Tensor)
     result.data = array
     result._grad = None
-    result._grad_owned = False
     result.requires_grad = False
     result._gate = None
     result._parents = ()

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import autodiff as ad
 from ..autodiff import Tensor, apply, fused
-from ..autodiff.chain import Link
+from ..autodiff.chain import Link, record
 from ..autodiff.tensors import constant
 
 
@@ -146,7 +146,7 @@ def cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> Tensor
     """Softmax cross-entropy on logits z (N, M): -(1/N) sum_i log softmax(z_i)[y_i], with
     ``target`` class indices (N,) or probability rows (N, M).  Gradient: (softmax(z) - y)/N."""
     z = _tensor(logits)
-    return _apply_link(z, cross_entropy_link(z.data.shape, z.data.dtype, target, sample_weight))
+    return record(z, [cross_entropy_link(z.data.shape, z.data.dtype, target, sample_weight)])
 
 
 def cross_entropy_link(
@@ -178,7 +178,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: An
     max(z, 0) - z y + log(1 + e^-|z|).  Gradient: (sigmoid(z) - y)/N."""
     z = _rows(_tensor(logits), "binary_cross_entropy_with_logits")
     link = binary_cross_entropy_with_logits_link(z.shape, z.dtype, target, sample_weight)
-    return _apply_link(z, link)
+    return record(z, [link])
 
 
 def binary_cross_entropy_with_logits_link(
@@ -199,11 +199,6 @@ def binary_cross_entropy_with_logits_link(
     return Link(fused.SIGMOID_BINARY_CROSS_ENTROPY, options={"target": y, "weights": shares})
 
 
-def _apply_link(x: Tensor, link: Link) -> Tensor:
-    """The link's gate applied to x and the link's own inputs, recorded on the graph."""
-    return apply(link.gate, x, *link.inputs, **link.options)
-
-
 def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = None) -> Tensor:
     """MSE = (1/N) sum_i ||y_i - y_hat_i||^2 (the notes); ``half=True`` halves it, the
     convention of scikit-learn's MLPRegressor, whose gradient is then (y_hat - y)/N."""
@@ -216,7 +211,7 @@ def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = N
             )
         shares = _sample_shares(sample_weight, p.shape[0], p.dtype)
         return apply(fused.SQUARED_ERROR, p, y, weights=shares, scale=0.5 if half else 1.0)
-    return _apply_link(p, mse_link(p.shape, p.dtype, target, half, sample_weight))
+    return record(p, [mse_link(p.shape, p.dtype, target, half, sample_weight)])
 
 
 def mse_link(

@@ -198,9 +198,13 @@ class Softmax(Activation):
     output layer."""
 
     name = "softmax"
+    gate = G.SOFTMAX
 
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
+
+    def gate_options(self) -> dict[str, Any]:
+        return {"axis": self.axis}
 
     def forward(self, x: Any) -> Tensor:
         return ad.softmax(x, axis=self.axis)

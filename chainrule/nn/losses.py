@@ -203,12 +203,16 @@ def value_and_grad(
     ``Optimizer.plain_step_size``), at no cost: the loss gate's local gradient is
     multiplied by a number anyway (1/N).
 
-    When the model runs as a chain of gates (an MLP, dropout included; see
-    ``gate_chain``) and the loss is one gate (cross-entropy, BCE on logits, MSE), the
-    chain is backpropagated without recording a graph (:mod:`chainrule.autodiff.chain`):
-    the same gates on the same values, so the same loss and gradients to the last bit,
-    without the graph's bookkeeping.  Otherwise, and under ``detect_anomaly()``, the
-    graph is recorded and ``backward()`` walks it.
+    Which walker backpropagates is decided here, once per batch:
+
+    * the chain walker (:func:`~chainrule.autodiff.chain.value_and_grad_of_chain`) when
+      the model describes its forward as a chain of gates (``Module.chain``: an MLP,
+      dropout included, on a 2-D batch), the loss is one gate (``Loss.link``:
+      cross-entropy, BCE on logits, MSE), x and y are not tensors (which may want
+      gradients of their own), gradients are being recorded and ``detect_anomaly()``
+      is off.  The links are those the forward records, so the loss and gradients are
+      the graph's to the last bit, without the graph's bookkeeping;
+    * otherwise the graph walker: the forward is recorded and ``backward()`` walks it.
 
     ``targets_checked=True`` is for a caller that has run ``loss.check_targets`` on all
     the targets it will pass (``fit`` does, before the first batch): the chain then
@@ -224,34 +228,31 @@ def value_and_grad(
         x: Any, y: Any, sample_weight: Any = None, grad_scale: float = 1.0
     ) -> float:
         chain = None
-        # tensors given as x or y may want gradients of their own: they take the graph
-        plain = not (isinstance(x, Tensor) or isinstance(y, Tensor))
-        if plain and link is not None and state.grad_enabled and not state.detect_anomaly:
-            chain = model.gate_chain(x, logits=logits)
+        if (
+            link is not None
+            and state.grad_enabled
+            and not state.detect_anomaly
+            and not (isinstance(x, Tensor) or isinstance(y, Tensor))
+        ):
+            chain = model.chain(x, logits=logits)
         if chain is None:
             value = compute(x, y, sample_weight)
-            value.backward(_seed(grad_scale))
+            value.backward(grad_scale)
             return value.item()
         array, links, shape = chain
         # the loss's gate is made first, while the code is warm in the cache: after the
-        # forward pass's matrix products, the same Python work takes several times longer
+        # forward pass's matrix products, the same Python work takes longer
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
         extra = loss.penalty(shape[0], sample_weight) if penalized else None
         if extra is None:
             return value_and_grad_of_chain(array, links, last, grad_scale)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
         # each parameter's gradient is summed in the same order, to the same bits
-        extra.backward(_seed(grad_scale))
+        extra.backward(grad_scale)
         value = value_and_grad_of_chain(array, links, last, grad_scale)
         return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients
-
-
-def _seed(grad_scale: float) -> float | None:
-    """What ``backward`` is given for this scale: None for 1, the usual seed, which also
-    serves a loss whose value is a one-element array rather than a scalar."""
-    return None if grad_scale == 1.0 else grad_scale
 
 
 def _reads_logits(model: Any, loss: Loss) -> bool:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Tensor, apply
-from ..autodiff.chain import Link
+from ..autodiff import Tensor
+from ..autodiff.chain import Link, record
 from ..autodiff.elementary import MUL
 from ..autodiff.gates import Gate
 from ..autodiff.tensors import constant
@@ -84,9 +84,8 @@ class MLP(Module):
                 if self.dropout > 0:
                     layers.append(Dropout(self.dropout, rng=rng))
         self.layers: tuple[Module, ...] = tuple(layers)
-        self._steps_of: tuple[Module, ...] = ()
-        self._steps: list[tuple[Module, Activation | None, Gate | None]] = []
-        self._chain_steps: list[tuple[Module, Gate | None, Activation | None]] | None = None
+        self._plan_of: tuple[Module, ...] | None = None  # the layers _plan was made from
+        self._plan: list[Step] | None = None
         self.output_layer: Activation = make_activation(output)
         self.flatten_parameters()  # one array: one optimizer call per operation
 
@@ -101,78 +100,72 @@ class MLP(Module):
 
     def logits(self, x: Any) -> Tensor:
         """The network up to, not including, the output layer."""
-        for layer, activation, gate in self._fused_steps():
-            if gate is not None:  # a Linear after the first: its input is a checked tensor
-                options = {} if activation is None else activation.gate_options()
-                x = apply(gate, x, layer.U, layer.b, **options)
-            elif activation is not None:
-                x = layer.forward(x, activation)
-            else:
-                x = layer(x)
-        return x
-
-    def _fused_steps(self) -> list[tuple[Module, Activation | None, Gate | None]]:
-        """The layers as the forward pass runs them: each Linear paired with the
-        elementwise activation right after it, which it computes in one fused gate.
-
-        The first module checks and converts the network's input.  Every later Linear
-        receives the tensor the module before it made, of the right dtype and width, so
-        its step names the gate to apply directly (``gate``); other modules are called."""
-        if self._steps_of is not self.layers:
-            steps: list[tuple[Module, Activation | None]] = []
-            for layer in self.layers:
-                previous = steps[-1] if steps else None
-                fusable = isinstance(layer, Activation) and layer.gate is not None
-                if fusable and previous and isinstance(previous[0], Linear) and not previous[1]:
-                    steps[-1] = (previous[0], layer)
-                else:
-                    steps.append((layer, None))
-            self._steps = []
-            for i, (layer, activation) in enumerate(steps):
-                direct = i > 0 and isinstance(layer, Linear)
-                gate = layer.gate_with(activation) if direct else None
-                self._steps.append((layer, activation, gate))
-            self._chain_steps = _chain_steps(steps)
-            self._steps_of = self.layers
-        return self._steps
+        return self._forward(x, logits=True)
 
     def forward(self, x: Any) -> Tensor:
-        return self.output_layer(self.logits(x))
+        return self._forward(x, logits=False)
 
-    def gate_chain(
-        self, x: Any, logits: bool = False
-    ) -> tuple[Any, list[Link], tuple[int, ...]] | None:
-        """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as the
-        chain of gates it applies: the checked input array, the links (with the same
-        gates, parameters and options as the recorded forward) and the output's shape.
-        Active dropout layers draw their masks here, in the order the forward would, and
-        become links that multiply by them.  None when the forward is not such a chain:
-        x is not 2-D, a layer is not a gate, or a subclass changed the forward."""
+    def _forward(self, x: Any, logits: bool) -> Tensor:
+        """Record the network's links on the graph (:func:`record`), or, when its layers
+        are not all gates (a module put in ``layers`` by hand), call them in turn."""
+        plan = self._steps()
+        if plan is None:
+            for layer in self.layers:
+                x = layer(x)
+            return x if logits else self.output_layer(x)
+        x = self.layers[0].checked_input(x)
+        return record(x, self._links(plan, x.shape[:-1], x.dtype, logits))
+
+    def chain(self, x: Any, logits: bool = False) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+        """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as a
+        chain of gates for the chain walker: the checked input array, the links (the
+        very links the forward records) and the output's shape.  None when the forward
+        is not such a chain: x is not 2-D, a layer is not a gate, or a subclass changed
+        the forward.  Active dropout layers draw their masks here, as the forward would."""
         cls = type(self)
         if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
             return None
-        self._fused_steps()
-        steps = self._chain_steps
-        if steps is None or not isinstance(steps[0][0], Linear):
+        plan = self._steps()
+        if plan is None:
             return None
-        array = steps[0][0].input_array(x)
+        array = self.layers[0].input_array(x)
         if array.ndim != 2:
             return None
+        links = self._links(plan, array.shape[:-1], array.dtype, logits)
+        return array, links, (len(array), self.sizes[-1])
+
+    def _steps(self) -> list[Step] | None:
+        """The network's forward plan, made once from ``layers`` (again if they are
+        replaced): each Linear with the activation after it as one fused gate, then
+        dropout, ending with the output layer.  None when a layer is not a gate."""
+        if self._plan_of is not self.layers:
+            self._plan = _plan([*self.layers, self.output_layer])
+            self._plan_of = self.layers
+        return self._plan
+
+    def _links(
+        self, plan: list[Step], batch_shape: tuple[int, ...], dtype: Any, logits: bool
+    ) -> list[Link]:
+        """The links of one forward pass on a batch of this shape: each step's gate with
+        its parameters and its options as they are now; active dropout draws its mask
+        (in layer order, from its own random source) and multiplies by it."""
         links: list[Link] = []
-        n, width = array.shape
-        for layer, gate, options_from in steps:
-            if gate is not None:
-                options = _NO_OPTIONS if options_from is None else options_from.gate_options()
-                # a plain (gate, inputs, options) triple: a Link costs three times as much
-                # to make, once per layer per training step
-                links.append((gate, (layer.U, layer.b), options))  # type: ignore[arg-type]
-                width = layer.out_features
-            elif not _add_links(layer, links, (n, width), array.dtype):
-                return None
-        shape = (n, self.sizes[-1])
-        if not logits and not _add_links(self.output_layer, links, shape, array.dtype):
-            return None
-        return array, links, shape
+        width = self.sizes[0]
+        for module, gate, options_from in plan[:-1] if logits else plan:
+            if gate is None:  # an identity, or dropout: a link only when it drops
+                if isinstance(module, Dropout) and module.active:
+                    mask = module.draw_scale((*batch_shape, width), dtype)
+                    links.append((MUL, (constant(mask),), _NO_OPTIONS))  # type: ignore[arg-type]
+                continue
+            options = _NO_OPTIONS if options_from is None else options_from.gate_options()
+            # plain (gate, inputs, options) triples: cheaper to make than Links; the
+            # parameters are read now, so a replaced weight matrix is the one used
+            if isinstance(module, Linear):
+                links.append((gate, (module.U, module.b), options))  # type: ignore[arg-type]
+                width = module.out_features
+            else:
+                links.append((gate, (), options))  # type: ignore[arg-type]
+        return links
 
     def hidden_activations(self, x: Any) -> list[np.ndarray]:
         """Each hidden layer's output (after its activation), for inspection: in
@@ -201,41 +194,46 @@ class MLP(Module):
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
+# One step of the plan: the module, the gate it applies (None for an identity or
+# dropout, which multiplies by a mask drawn per call; a Linear's gate also takes its U
+# and b) and the activation whose options are read per call.
+Step = tuple[Module, "Gate | None", "Activation | None"]
 
-def _chain_steps(
-    steps: list[tuple[Module, Activation | None]],
-) -> list[tuple[Module, Gate | None, Activation | None]] | None:
-    """The fused steps as gate_chain applies them: each Linear with the one gate that
-    computes it and its activation, and the activation when that has options to read
-    (per call, so a changed option is seen); other modules with None, for _add_links.
-    None when a Linear has no such gate (no bias, or an activation the table does not
-    fuse): the network is then not a chain."""
-    chain_steps: list[tuple[Module, Gate | None, Activation | None]] = []
-    for layer, activation in steps:
-        if not isinstance(layer, Linear):
-            chain_steps.append((layer, None, None))
-            continue
-        gate = layer.gate_with(activation)
-        if gate is None:
+
+def _plan(modules: list[Module]) -> list[Step] | None:
+    """The modules (the hidden layers, then the output layer) as the gates they apply,
+    in order, the output layer's step last.  Each Linear takes the elementwise
+    activation right after it into one fused gate; None when a module is not a gate
+    (the network is then called module by module)."""
+    if not isinstance(modules[0], Linear):  # it checks and converts the network's input
+        return None
+    steps: list[Step] = []
+    i = 0
+    while i < len(modules):
+        module = modules[i]
+        following = modules[i + 1] if i + 1 < len(modules) - 1 else None  # not the output
+        if isinstance(module, Linear):
+            fused = following if isinstance(following, Activation) else None
+            gate = module.gate_with(fused)
+            if gate is None and fused is not None:
+                fused, gate = None, module.gate_with(None)
+            if gate is None:
+                return None
+            steps.append((module, gate, _options_source(fused)))
+            i += 2 if fused is not None else 1
+        elif isinstance(module, (Dropout, Identity)):
+            steps.append((module, None, None))
+            i += 1
+        elif isinstance(module, Activation) and module.gate is not None:
+            steps.append((module, module.gate, _options_source(module)))
+            i += 1
+        else:
             return None
-        has_options = activation is not None and (
-            type(activation).gate_options is not Activation.gate_options
-        )
-        chain_steps.append((layer, gate, activation if has_options else None))
-    return chain_steps
+    return steps
 
 
-def _add_links(module: Module, links: list[Link], shape: tuple[int, ...], dtype: Any) -> bool:
-    """Append the links that compute ``module`` on a value of this shape and dtype (none
-    for an identity, or for dropout that is off); False when it is not a chain of gates.
-    Active dropout draws its mask now, as its forward would, and multiplies by it."""
-    if isinstance(module, Dropout):
-        if module.active:
-            links.append(Link(MUL, (constant(module.draw_scale(shape, dtype)),)))
-        return True
-    if isinstance(module, Identity):
-        return True
-    if isinstance(module, Activation) and module.gate is not None:
-        links.append(Link(module.gate, (), module.gate_options()))
-        return True
-    return False
+def _options_source(activation: Activation | None) -> Activation | None:
+    """The activation when it has options to read per call (a changed option is seen)."""
+    if activation is None or type(activation).gate_options is Activation.gate_options:
+        return None
+    return activation

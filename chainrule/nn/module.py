@@ -47,13 +47,12 @@ class Module:
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
 
-    def gate_chain(
-        self, x: Any, logits: bool = False
-    ) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+    def chain(self, x: Any, logits: bool = False) -> tuple[Any, list[Link], tuple[int, ...]] | None:
         """The forward on x (its logits, with ``logits=True``) as a chain of gates that
         :func:`~chainrule.nn.value_and_grad` may run without recording a graph: the
-        checked input array, the links and the shape of the chain's output.  None, as
-        here, when the module is not known to be one; the graph is then recorded."""
+        checked input array, the links (those the forward records) and the shape of the
+        chain's output.  None, as here, when the module is not known to be one; the
+        graph is then recorded."""
         return None
 
     # Discovery ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Tensor
+from ..autodiff import Tensor, take_grads
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
@@ -140,11 +140,9 @@ class Optimizer:
         scratch = self.scratch
         reuse = release_grads and self.reuses_gradient
         plain_lr = self.plain_step_size()
-        for index, p in enumerate(self.params):
-            if release_grads:
-                grad, owned = p.take_grad()
-            else:
-                grad, owned = p.grad, False
+        params = self.params
+        taken = take_grads(params) if release_grads else [(p.grad, False) for p in params]
+        for index, (p, (grad, owned)) in enumerate(zip(params, taken)):  # noqa: B905
             if grad is None:
                 continue
             theta = p.data
@@ -183,13 +181,11 @@ class Optimizer:
                 "gradients cannot arrive scaled (plain_step_size() is None)"
             )
         self.steps += 1
-        for p in self.params:
-            grad = p.grad
-            if grad is None:
-                continue
-            if release_grads:
-                p.grad = None
-            p.data -= grad
+        params = self.params
+        taken = take_grads(params) if release_grads else [(p.grad, False) for p in params]
+        for p, (grad, _) in zip(params, taken):  # noqa: B905 - one per parameter
+            if grad is not None:
+                p.data -= grad
 
     def _group_grads(self) -> list[np.ndarray] | None:
         """The gradients, when this step updates all the parameters as one flat vector:

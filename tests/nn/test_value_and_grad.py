@@ -304,7 +304,7 @@ def test_fit_trains_through_the_chain_and_the_same_as_the_graph(
 
     chained = train()
     assert len(chain_calls) == 3 * 4
-    monkeypatch.setattr(nn.MLP, "gate_chain", lambda self, x, logits=False: None)
+    monkeypatch.setattr(nn.MLP, "chain", lambda self, x, logits=False: None)
     recorded = train()
     assert len(chain_calls) == 3 * 4
     for a, b in zip(chained.parameters(), recorded.parameters(), strict=True):
@@ -372,7 +372,7 @@ def test_the_estimators_train_through_the_chain_to_the_graphs_weights(
 
     chained = train()
     used = len(chain_calls)
-    monkeypatch.setattr(nn.MLP, "gate_chain", lambda self, x, logits=False: None)
+    monkeypatch.setattr(nn.MLP, "chain", lambda self, x, logits=False: None)
     recorded = train()
     assert used > 0 and len(chain_calls) == used
     assert chained.loss_ == recorded.loss_
