@@ -46,14 +46,7 @@ from .functional import (
 from .gates import GATES, Gate, NoGradientError, register_gate
 from .mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .numerical import GradcheckError, GradcheckReport, gradcheck, numerical_grad
-from .tensors import Tensor, apply, take_grads, tensor
-
-
-def zero_grad(params) -> None:
-    """Reset the gradient of every tensor in ``params`` (``t.grad = None``)."""
-    for p in params:
-        p.grad = None
-
+from .tensors import Tensor, apply, take_grads, tensor, zero_grad
 
 __all__ = [
     "GATES",

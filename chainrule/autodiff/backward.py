@@ -102,14 +102,6 @@ def _number_seed(start: Any, output: Any) -> Any:
     )
 
 
-def is_new(grad: Any, upstream: Any) -> bool:
-    """Whether ``grad``, returned by a vjp that received ``upstream``, is an array the
-    vjp has just made: not the upstream gradient itself and not a view.  By the gates'
-    contract (see :mod:`.gates`) such an array is referred to by nothing else, so the
-    walker that received it owns it and may write over it."""
-    return grad is not upstream and grad.__class__ is np.ndarray and grad.base is None
-
-
 def accumulate_grad(tensor: Any, grad: Any, upstream: Any = None) -> None:
     """Add ``grad`` to ``tensor.grad``: the one way the engine delivers a gradient.
 
@@ -117,11 +109,13 @@ def accumulate_grad(tensor: Any, grad: Any, upstream: Any = None) -> None:
     (:func:`unbroadcast`) and converted to its dtype.  Gradients accumulate across
     calls, always into a new array, never in place: a ``grad`` array may be one the user
     holds.  ``upstream`` is given by a walker for a ``grad`` that a vjp returned from
-    that upstream gradient: when the vjp made it (:func:`is_new`), or when fitting or
-    summing made a new array, the tensor owns its gradient, and ``take_grads`` tells
-    an optimizer that it may write over it, until somebody reads ``tensor.grad``."""
+    that upstream gradient.  When the vjp made it (it is neither the upstream nor a
+    view: by the gates' contract, see :mod:`.gates`, nothing else refers to it), or
+    when fitting or summing made a new array, the tensor owns its gradient, and
+    ``take_grads`` tells an optimizer that it may write over it, until somebody reads
+    ``tensor.grad``."""
     data = tensor.data
-    new = upstream is not None and grad is not upstream and grad.base is None  # is_new
+    new = upstream is not None and grad is not upstream and grad.base is None
     if grad.__class__ is not ndarray or grad.shape != data.shape or grad.dtype is not data.dtype:
         fitted = _fit(grad, data)
         new = new or (upstream is not None and fitted is not grad and fitted.base is None)

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .arrays import array_module
-from .backward import _fit, accumulate_grad, is_new, seed
+from .backward import _fit, accumulate_grad, seed
 from .gates import Gate
 from .tensors import Tensor, apply
 
@@ -63,7 +63,7 @@ def value_and_grad_of_chain(
     ``x`` is an array that requires no gradient.  Nothing is recorded: the result is
     what :func:`record` and ``backward()`` on the same links give, with the graph's
     bookkeeping left out.  The gradient arriving at a link is this walk's own array
-    when the link after it made it (:func:`backward.is_new`), and a gate that can write
+    when the link after it made it (a new array, by the gates' contract), and a gate that can write
     its local gradient over it (``Gate.vjp_out``) then does.  This runs once per
     training step, so it is written for speed: no call per link beyond the gate's own."""
     xp = np if x.__class__ is np.ndarray else array_module(x)
@@ -120,6 +120,10 @@ def value_and_grad_of_chain(
         carried_grad = grads[0]
         if carried_grad is None or not need[0]:  # nothing before this link wants one
             break
-        owned = is_new(carried_grad, upstream) or (write_over and carried_grad is upstream)
+        # ours when the vjp made it (not the upstream, not a view: the gates' contract)
+        # or wrote it over the upstream that was ours
+        owned = (
+            carried_grad.base is None if carried_grad is not upstream else write_over
+        ) and carried_grad.__class__ is np.ndarray
         upstream = carried_grad
     return float(value)

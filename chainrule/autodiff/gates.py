@@ -18,7 +18,8 @@ through it.
 
 What a vjp returns is, for each input, the upstream ``g`` itself, a view, or an array
 it has just made, returned once and kept nowhere else: the engine relies on this to
-know which gradient arrays it owns (see ``backward.is_new``).
+know which gradient arrays it owns: one that is neither ``g`` nor a view (see
+``backward.accumulate_grad``).
 
 The gates live in two modules that both register here: :mod:`.elementary`, the notes'
 elementary operations (arithmetic, activations, reductions, shape), and :mod:`.fused`,

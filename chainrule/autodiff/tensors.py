@@ -341,13 +341,26 @@ def apply(gate: Gate, *inputs: Tensor, **params: Any) -> Tensor:
 _new_tensor = Tensor.__new__
 
 
-def take_grads(tensors: Sequence[Tensor]) -> list[tuple[Any, bool]]:
-    """Hand each tensor's gradient over, leaving its ``grad`` None: for each, the array
-    (or None) and whether the engine made it for this tensor alone and nobody has read
-    ``grad`` since (see ``backward.accumulate_grad``): the taker then owns that array
-    and may overwrite it.  One call for all of an optimizer's parameters."""
-    taken = [(t._grad, t._grad is not None and t._grad_owned) for t in tensors]
+def zero_grad(tensors: Sequence[Tensor]) -> None:
+    """Reset the gradient of every tensor in ``tensors`` (``t.grad = None``)."""
     for tensor in tensors:
+        tensor._grad = None
+
+
+def take_grads(tensors: Sequence[Tensor], release: bool = True) -> list[tuple[Any, bool]]:
+    """Hand each tensor's gradient over to an optimizer, leaving its ``grad`` None: for
+    each, the array (or None) and whether the engine made it for this tensor alone and
+    nobody has read ``grad`` since (see ``backward.accumulate_grad``): the taker then
+    owns that array and may overwrite it.  With ``release=False`` the gradients stay
+    where they are, to be read (not kept) by the caller, and none is owned.  One call
+    for all of an optimizer's parameters."""
+    taken = []
+    for tensor in tensors:
+        grad = tensor._grad
+        if not release:
+            taken.append((grad, False))
+            continue
+        taken.append((grad, grad is not None and tensor._grad_owned))
         tensor._grad = None
     return taken
 

@@ -170,7 +170,7 @@ def cross_entropy_link(
     if y.ndim == 2:
         y = y.astype(dtype)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(fused.SOFTMAX_CROSS_ENTROPY, options={"target": y, "weights": shares})
+    return (fused.SOFTMAX_CROSS_ENTROPY, (), {"target": y, "weights": shares})  # type: ignore[return-value]
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
@@ -196,7 +196,7 @@ def binary_cross_entropy_with_logits_link(
     if not checked:
         _check_unit_interval(y, name)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(fused.SIGMOID_BINARY_CROSS_ENTROPY, options={"target": y, "weights": shares})
+    return (fused.SIGMOID_BINARY_CROSS_ENTROPY, (), {"target": y, "weights": shares})  # type: ignore[return-value]
 
 
 def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = None) -> Tensor:
@@ -227,7 +227,8 @@ def mse_link(
     ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
     y = constant(_targets_like(target, shape, dtype, "mse", checked=checked))
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return Link(fused.SQUARED_ERROR, (y,), {"weights": shares, "scale": 0.5 if half else 1.0})
+    options = {"weights": shares, "scale": 0.5 if half else 1.0}
+    return (fused.SQUARED_ERROR, (y,), options)  # type: ignore[return-value]
 
 
 # The notes' forms on probabilities --------------------------------------------------------

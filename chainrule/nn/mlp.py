@@ -7,8 +7,7 @@ U1 (3x5), U2 (5x4), U3 (4x2), an activation after U1 and U2, softmax at the end.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -84,8 +83,8 @@ class MLP(Module):
                 if self.dropout > 0:
                     layers.append(Dropout(self.dropout, rng=rng))
         self.layers: tuple[Module, ...] = tuple(layers)
-        self._plan_of: tuple[Module, ...] | None = None  # the layers _plan was made from
-        self._plan: list[Step] | None = None
+        self._plan_of: tuple[Module, ...] | None = None  # the layers _plans were made from
+        self._plans: tuple[list[Step] | None, list[Step] | None] = (None, None)
         self.output_layer: Activation = make_activation(output)
         self.flatten_parameters()  # one array: one optimizer call per operation
 
@@ -108,13 +107,14 @@ class MLP(Module):
     def _forward(self, x: Any, logits: bool) -> Tensor:
         """Record the network's links on the graph (:func:`record`), or, when its layers
         are not all gates (a module put in ``layers`` by hand), call them in turn."""
-        plan = self._steps()
+        plan = self._steps(logits)
         if plan is None:
             for layer in self.layers:
                 x = layer(x)
             return x if logits else self.output_layer(x)
         x = self.layers[0].checked_input(x)
-        return record(x, self._links(plan, x.shape[:-1], x.dtype, logits))
+        data = x.data
+        return record(x, self._links(plan, data.shape[:-1], data.dtype))
 
     def chain(self, x: Any, logits: bool = False) -> tuple[Any, list[Link], tuple[int, ...]] | None:
         """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as a
@@ -125,42 +125,42 @@ class MLP(Module):
         cls = type(self)
         if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
             return None
-        plan = self._steps()
+        plan = self._steps(logits)
         if plan is None:
             return None
         array = self.layers[0].input_array(x)
         if array.ndim != 2:
             return None
-        links = self._links(plan, array.shape[:-1], array.dtype, logits)
+        links = self._links(plan, array.shape[:-1], array.dtype)
         return array, links, (len(array), self.sizes[-1])
 
-    def _steps(self) -> list[Step] | None:
-        """The network's forward plan, made once from ``layers`` (again if they are
-        replaced): each Linear with the activation after it as one fused gate, then
-        dropout, ending with the output layer.  None when a layer is not a gate."""
+    def _steps(self, logits: bool) -> list[Step] | None:
+        """The network's forward plan (up to the logits, or to the output), made once
+        from ``layers`` (again if they are replaced): each Linear with the activation
+        after it as one fused gate, dropout, the output layer last.  None when a layer
+        is not a gate."""
         if self._plan_of is not self.layers:
-            self._plan = _plan([*self.layers, self.output_layer])
+            plan = _plan([*self.layers, self.output_layer])
+            self._plans = (None, None) if plan is None else (plan, plan[:-1])
             self._plan_of = self.layers
-        return self._plan
+        return self._plans[logits]
 
-    def _links(
-        self, plan: list[Step], batch_shape: tuple[int, ...], dtype: Any, logits: bool
-    ) -> list[Link]:
+    def _links(self, plan: list[Step], batch_shape: tuple[int, ...], dtype: Any) -> list[Link]:
         """The links of one forward pass on a batch of this shape: each step's gate with
-        its parameters and its options as they are now; active dropout draws its mask
-        (in layer order, from its own random source) and multiplies by it."""
+        its inputs (a Linear's U and b, read now: a replaced weight matrix is the one
+        used) and its options as they are now; active dropout draws its mask (in layer
+        order, from its own random source) and multiplies by it."""
         links: list[Link] = []
         width = self.sizes[0]
-        for module, gate, options_from in plan[:-1] if logits else plan:
+        for gate, module, options_from, linear in plan:
             if gate is None:  # an identity, or dropout: a link only when it drops
                 if isinstance(module, Dropout) and module.active:
                     mask = module.draw_scale((*batch_shape, width), dtype)
                     links.append((MUL, (constant(mask),), _NO_OPTIONS))  # type: ignore[arg-type]
                 continue
             options = _NO_OPTIONS if options_from is None else options_from.gate_options()
-            # plain (gate, inputs, options) triples: cheaper to make than Links; the
-            # parameters are read now, so a replaced weight matrix is the one used
-            if isinstance(module, Linear):
+            # plain (gate, inputs, options) triples: cheaper to make than Links
+            if linear:
                 links.append((gate, (module.U, module.b), options))  # type: ignore[arg-type]
                 width = module.out_features
             else:
@@ -192,12 +192,14 @@ class MLP(Module):
         return f"sizes={self.sizes}, output={self.output}"
 
 
-_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+# The options of a gate that takes none.  A plain dict, as ``**`` unpacks a dict several
+# times faster than a read-only mapping; it is never written to (``**`` copies it).
+_NO_OPTIONS: dict[str, Any] = {}
 
-# One step of the plan: the module, the gate it applies (None for an identity or
-# dropout, which multiplies by a mask drawn per call; a Linear's gate also takes its U
-# and b) and the activation whose options are read per call.
-Step = tuple[Module, "Gate | None", "Activation | None"]
+# One step of the plan: the gate it applies (None for an identity, or dropout, which
+# multiplies by a mask drawn per call), the module, the activation whose options are
+# read per call, and whether the gate also takes the module's U and b (a Linear).
+Step = tuple["Gate | None", Module, "Activation | None", bool]
 
 
 def _plan(modules: list[Module]) -> list[Step] | None:
@@ -219,13 +221,13 @@ def _plan(modules: list[Module]) -> list[Step] | None:
                 fused, gate = None, module.gate_with(None)
             if gate is None:
                 return None
-            steps.append((module, gate, _options_source(fused)))
+            steps.append((gate, module, _options_source(fused), True))
             i += 2 if fused is not None else 1
         elif isinstance(module, (Dropout, Identity)):
-            steps.append((module, None, None))
+            steps.append((None, module, None, False))
             i += 1
         elif isinstance(module, Activation) and module.gate is not None:
-            steps.append((module, module.gate, _options_source(module)))
+            steps.append((module.gate, module, _options_source(module), False))
             i += 1
         else:
             return None

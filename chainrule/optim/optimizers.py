@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff import Tensor, take_grads
+from ..autodiff import Tensor, take_grads, zero_grad
 
 # Parameters with at most this many numbers in all are updated as one flat vector.
 GROUP_LIMIT = 1 << 15
@@ -105,8 +105,7 @@ class Optimizer:
         self._per_parameter = False
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
+        zero_grad(self.params)
 
     # Whether _update may be given the gradient's own array as its work buffer.
     reuses_gradient = False
@@ -141,7 +140,7 @@ class Optimizer:
         reuse = release_grads and self.reuses_gradient
         plain_lr = self.plain_step_size()
         params = self.params
-        taken = take_grads(params) if release_grads else [(p.grad, False) for p in params]
+        taken = take_grads(params, release_grads)
         for index, (p, (grad, owned)) in enumerate(zip(params, taken)):  # noqa: B905
             if grad is None:
                 continue
@@ -182,7 +181,7 @@ class Optimizer:
             )
         self.steps += 1
         params = self.params
-        taken = take_grads(params) if release_grads else [(p.grad, False) for p in params]
+        taken = take_grads(params, release_grads)
         for p, (grad, _) in zip(params, taken):  # noqa: B905 - one per parameter
             if grad is not None:
                 p.data -= grad
@@ -207,8 +206,8 @@ class Optimizer:
             return None
         grads = []
         dtype = group.dtype
-        for p, shape in zip(params, group.shapes):  # noqa: B905 - fits() compared lengths
-            grad = p.grad
+        taken = take_grads(params, release=False)
+        for (grad, _), shape in zip(taken, group.shapes):  # noqa: B905 - fits() compared lengths
             if grad is None or grad.shape != shape or grad.dtype is not dtype:
                 return None
             grads.append(grad)
@@ -223,8 +222,7 @@ class Optimizer:
         for part, g in zip(group.grad_parts, grads):  # noqa: B905 - one per parameter
             part[...] = g  # cheaper than np.concatenate on small arrays
         if release_grads:
-            for p in self.params:
-                p.grad = None
+            take_grads(self.params)
         if not group.shared:
             for part, p in zip(group.theta_parts, self.params, strict=True):
                 part[...] = p.data
