@@ -20,6 +20,8 @@ Needs scikit-learn (``pip install 'chainrule[sklearn]'``); chainrule's core does
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -30,6 +32,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._sklearn_params import (
+    NONE,
+    UNCHECKED,
+    Each,
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    ParameterTable,
+    Satisfies,
+    validate_parameters,
+)
 from .autodiff import Tensor, apply
 from .autodiff.gates import SUM_OF_SQUARES
 from .nn import MLP, Linear, Loss, get_loss, value_and_grad
@@ -38,6 +52,15 @@ from .training import Callback, fit, metrics
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 _EXTRA_ACTIVATIONS = ("sigmoid", "leaky_relu", "elu", "softplus", "gelu")
+_ANY_ACTIVATION = Options(*_ACTIVATIONS, *_EXTRA_ACTIVATIONS)
+_POSITIVE_WHOLE = Interval(1, None, closed="left", whole=True)
+
+
+def _is_float32_or_64(dtype) -> bool:
+    try:
+        return np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:  # not a dtype at all
+        return False
 
 
 class _Penalized(Loss):
@@ -181,63 +204,44 @@ class _BaseMLP(BaseEstimator):
         self.callbacks = callbacks
 
     # Validation ---------------------------------------------------------------------------
-    def _validate_hyperparameters(self) -> None:
-        def positive(name, value, allow_zero=False):
-            ok = value >= 0 if allow_zero else value > 0
-            if not ok:
-                raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    # What each parameter may be (any one of its constraints); UNCHECKED takes anything
+    # (scikit-learn's own table also checks power_t >= 0, epsilon > 0 and the booleans).
+    _parameter_rules: ClassVar[ParameterTable] = {
+        "hidden_layer_sizes": [_POSITIVE_WHOLE, Each(_POSITIVE_WHOLE)],
+        "activation": [_ANY_ACTIVATION, Each(_ANY_ACTIVATION)],
+        "solver": [Options("sgd", "adam", "lbfgs")],
+        "alpha": [Interval(0, None, closed="left")],
+        "batch_size": [Options("auto"), _POSITIVE_WHOLE],
+        "learning_rate": [Options("constant", "invscaling", "adaptive")],
+        "learning_rate_init": [Interval(0, None, closed="neither")],
+        "power_t": UNCHECKED,
+        "max_iter": [Interval(0, None, closed="neither")],
+        "shuffle": UNCHECKED,
+        "random_state": UNCHECKED,
+        "tol": [Interval(0, None, closed="left")],
+        "verbose": UNCHECKED,
+        "warm_start": UNCHECKED,
+        "momentum": [Interval(0, 1, closed="both")],
+        "nesterovs_momentum": UNCHECKED,
+        "early_stopping": UNCHECKED,
+        "validation_fraction": [Interval(0, 1, closed="neither")],
+        "beta_1": [Interval(0, 1, closed="left")],
+        "beta_2": [Interval(0, 1, closed="left")],
+        "epsilon": UNCHECKED,
+        "n_iter_no_change": [Interval(0, None, closed="neither")],
+        "max_fun": [Interval(0, None, closed="neither")],
+        "dropout": [Interval(0, 1, closed="left")],
+        "dtype": [Satisfies(_is_float32_or_64, "float32 or float64")],
+        "callbacks": UNCHECKED,
+    }
 
-        sizes = (
-            [self.hidden_layer_sizes]
-            if np.isscalar(self.hidden_layer_sizes)
-            else list(self.hidden_layer_sizes)
-        )
-        if any(int(s) != s or s < 1 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes}"
-            )
-        positive("max_iter", self.max_iter)
-        positive("alpha", self.alpha, allow_zero=True)
-        positive("learning_rate_init", self.learning_rate_init)
-        positive("n_iter_no_change", self.n_iter_no_change)
-        positive("max_fun", self.max_fun)
-        positive("tol", self.tol, allow_zero=True)
-        if not 0 <= self.momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
-        for name in ("beta_1", "beta_2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.solver not in ("sgd", "adam", "lbfgs"):
-            raise ValueError(f"solver must be 'sgd', 'adam' or 'lbfgs', got {self.solver!r}")
-        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
-            raise ValueError(
-                "learning_rate must be constant, invscaling or adaptive, "
-                f"got {self.learning_rate!r}"
-            )
-        activations = (
-            [self.activation] if isinstance(self.activation, str) else list(self.activation)
-        )
-        for name in activations:
-            if name not in _ACTIVATIONS + _EXTRA_ACTIVATIONS:
-                raise ValueError(
-                    f"unknown activation {name!r}; "
-                    f"choose from {', '.join(_ACTIVATIONS + _EXTRA_ACTIVATIONS)}"
-                )
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+    def _validate_parameters(self) -> None:
+        validate_parameters(type(self).__name__, self.get_params(deep=False), self._parameter_rules)
         if self.dropout and self.solver == "lbfgs":
-            raise ValueError("dropout needs a stochastic solver (sgd or adam), not lbfgs")
-        if np.dtype(self.dtype) not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        if self.batch_size != "auto" and (
-            int(self.batch_size) != self.batch_size or self.batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be 'auto' or a positive integer, got {self.batch_size}"
+            raise InvalidParameterError(
+                f"The 'dropout' parameter of {type(self).__name__} must be 0 with "
+                f"solver='lbfgs' (dropout needs a stochastic solver, sgd or adam). "
+                f"Got {self.dropout!r} instead."
             )
 
     def _hidden_sizes(self) -> list[int]:
@@ -287,7 +291,7 @@ class _BaseMLP(BaseEstimator):
     def _fit(
         self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False, classes=None
     ):
-        self._validate_hyperparameters()
+        self._validate_parameters()
         first_call = not hasattr(self, "network_") or not (self.warm_start or incremental)
         X, y = validate_data(
             self, X, y, reset=first_call, multi_output=True, dtype=(np.float64, np.float32)
@@ -556,6 +560,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )  # fmt: skip
         self.class_weight = class_weight
 
+    _parameter_rules: ClassVar[ParameterTable] = {
+        **_BaseMLP._parameter_rules,
+        "class_weight": [NONE, InstanceOf(Mapping, "a dict"), Options("balanced")],
+    }
+
     def _prepare_targets(self, y, first_call: bool, classes) -> np.ndarray:
         check_classification_targets(y)
         if first_call:
@@ -597,11 +606,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         weights = super()._sample_weights(y, sample_weight, n)
         if self.class_weight is None or self._multilabel:
             return weights
-        if isinstance(self.class_weight, str):
-            if self.class_weight != "balanced":
-                raise ValueError(
-                    f"class_weight must be a dict or 'balanced', got {self.class_weight!r}"
-                )
+        if self.class_weight == "balanced":
             counts = np.array([np.sum(y == c) for c in self.classes_], dtype=np.float64)
             per_class = n / (len(self.classes_) * np.maximum(counts, 1))
         else:
