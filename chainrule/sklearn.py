@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -46,8 +46,8 @@ from ._sklearn_params import (
 )
 from .autodiff import Tensor, apply
 from .autodiff.gates import SUM_OF_SQUARES
-from .nn import MLP, Linear, Loss, get_loss, value_and_grad
-from .optim import SGD, Adam
+from .nn import MLP, Linear, Loss, Module, get_loss, value_and_grad
+from .optim import SGD, Adam, Optimizer
 from .training import Callback, fit, metrics
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
@@ -93,54 +93,90 @@ class _Penalized(Loss):
         return loss if extra is None else loss + extra
 
 
-class _SklearnStopping(Callback):
-    """scikit-learn's end-of-epoch rules: loss curve, validation score, no-improvement
-    count, learning-rate schedule (invscaling, adaptive) and stopping."""
+class _NoImprovement:
+    """scikit-learn's n_iter_no_change rule and its state, kept across fit calls (warm_start,
+    partial_fit): how many epochs in a row the monitored value has not beaten the best by
+    ``tol``, the best value, and for the validation score the weights that reached it.
 
-    def __init__(self, estimator: _BaseMLP, X_val, y_val, n_samples: int, incremental: bool):
-        self.estimator, self.X_val, self.y_val = estimator, X_val, y_val
+    ``monitor="loss"`` watches the training loss (lower is better), ``"score"`` the
+    validation score (higher is better) and keeps the best weights for early stopping."""
+
+    def __init__(self, monitor: Literal["loss", "score"]) -> None:
+        self.higher_is_better = monitor == "score"
+        self.best = -np.inf if self.higher_is_better else np.inf
+        self.best_state: dict[str, np.ndarray] | None = None
+        self.no_improvement_count = 0
+
+    def update(self, value: float, tol: float, model: Module) -> None:
+        """Count the epoch that ended with ``value`` as an improvement or not, and keep it
+        (and, watching the score, ``model``'s weights) if it is the best so far."""
+        if self._short_of_best_by_tol(value, tol):
+            self.no_improvement_count += 1
+        else:
+            self.no_improvement_count = 0
+        if self._beats_best(value):
+            self.best = value
+            if self.higher_is_better:
+                self.best_state = model.state_dict()
+
+    def exhausted(self, n_iter_no_change: float) -> bool:
+        """True when more than ``n_iter_no_change`` epochs in a row did not improve."""
+        return self.no_improvement_count > n_iter_no_change
+
+    def restart_count(self) -> None:
+        """Give the rule its patience again (after the adaptive rate was lowered)."""
+        self.no_improvement_count = 0
+
+    def _short_of_best_by_tol(self, value: float, tol: float) -> bool:
+        if self.higher_is_better:
+            return value < self.best + tol
+        return value > self.best - tol
+
+    def _beats_best(self, value: float) -> bool:
+        return value > self.best if self.higher_is_better else value < self.best
+
+
+class _EpochEnd(Callback):
+    """scikit-learn's end of an epoch, for one fit or partial_fit call: the estimator
+    records the epoch (and, with early stopping, the validation score); the no-improvement
+    rule is given the loss or the score; the learning rate follows its schedule; training
+    stops when the rule runs out of patience (``stopped``), or after one partial_fit epoch."""
+
+    def __init__(
+        self,
+        estimator: _BaseMLP,
+        rule: _NoImprovement,
+        X_val,
+        y_val,
+        n_samples: int,
+        incremental: bool,
+    ) -> None:
+        self.estimator, self.rule, self.X_val, self.y_val = estimator, rule, X_val, y_val
         self.n_samples, self.incremental = n_samples, incremental
         self.stopped = False
 
     def on_epoch_end(self, state, epoch, logs):
         est = self.estimator
-        est.n_iter_ += 1
-        est.t_ += self.n_samples
-        est.loss_ = logs["loss"]
-        est.loss_curve_.append(logs["loss"])
-        if "val_loss" in logs:
-            est.validation_loss_curve_.append(logs["val_loss"])
-        for key, value in logs.items():
-            est.history_.setdefault(key, []).append(value)
+        est._record_epoch(logs, self.n_samples)
         if est.early_stopping:
-            score = est._score_network(self.X_val, self.y_val)
-            est.validation_scores_.append(score)
-            est.history_.setdefault("val_score", []).append(score)
-            if score < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if score > est.best_validation_score_:
-                est.best_validation_score_ = score
-                est._best_state = state.model.state_dict()
+            monitored = est._record_validation_score(self.X_val, self.y_val)
         else:
-            if logs["loss"] > est.best_loss_ - est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            est.best_loss_ = min(est.best_loss_, logs["loss"])
-        optimizer = state.optimizer
+            monitored = logs["loss"]
+        self.rule.update(monitored, est.tol, state.model)
         if est.solver == "sgd" and est.learning_rate == "invscaling":
-            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change:
-            if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
-                optimizer.lr /= 5.0
-                est._no_improvement_count = 0
+            state.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if self.rule.exhausted(est.n_iter_no_change):
+            if self._may_lower_the_rate(state.optimizer):
+                state.optimizer.lr /= 5.0
+                self.rule.restart_count()
             else:
-                self.stopped = True
-                state.stop_training = True
+                self.stopped = state.stop_training = True
         if self.incremental:
             state.stop_training = True
+
+    def _may_lower_the_rate(self, optimizer: Optimizer) -> bool:
+        est = self.estimator
+        return est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6
 
 
 class _BaseMLP(BaseEstimator):
@@ -363,11 +399,29 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = []
         self.validation_loss_curve_ = []
         self.history_ = {}
-        self._no_improvement_count = 0
+        self._no_improvement = _NoImprovement("score" if self.early_stopping else "loss")
         self.best_loss_ = np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self._optimizer = None
+
+    def _record_epoch(self, logs: dict[str, float], n_samples: int) -> None:
+        """An epoch over n_samples ended with ``logs``: count it and keep its figures."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = logs["loss"]
+        self.loss_curve_.append(logs["loss"])
+        if "val_loss" in logs:
+            self.validation_loss_curve_.append(logs["val_loss"])
+        for key, value in logs.items():
+            self.history_.setdefault(key, []).append(value)
+
+    def _record_validation_score(self, X_val, y_val) -> float:
+        """Score the network on the early-stopping set, keep the score and return it."""
+        score = self._score_network(X_val, y_val)
+        self.validation_scores_.append(score)
+        self.history_.setdefault("val_score", []).append(score)
+        return score
 
     def _sample_weights(self, y, sample_weight, n):
         weights = (
@@ -411,7 +465,9 @@ class _BaseMLP(BaseEstimator):
         network = self.network_
         if self._optimizer is None or not (incremental or self.warm_start):
             self._optimizer = self._make_optimizer(network)
-        stopping = _SklearnStopping(self, early_X_val, early_y_val, len(X), incremental)
+        epoch_end = _EpochEnd(
+            self, self._no_improvement, early_X_val, early_y_val, len(X), incremental
+        )
         remaining = 1 if incremental else self.max_iter
         fit(
             network,
@@ -422,28 +478,33 @@ class _BaseMLP(BaseEstimator):
             epochs=remaining,
             batch_size=self._batch_size(len(X)),
             validation_data=validation,
-            callbacks=[*(self.callbacks or []), stopping],
+            callbacks=[*(self.callbacks or []), epoch_end],
             verbose=int(self.verbose),
             seed=rng,
             sample_weight=weights,
             shuffle=self.shuffle,
         )
-        if (
-            self.early_stopping
-            and not incremental
-            and getattr(self, "_best_state", None) is not None
-        ):
-            network.load_state_dict(self._best_state)
-            self.best_loss_ = None
-        elif self.early_stopping and not incremental:
-            self.best_loss_ = None
-        if not incremental and not stopping.stopped and self.n_iter_ >= self.max_iter:
+        self._read_no_improvement(restore_best=not incremental)
+        if not incremental and not epoch_end.stopped and self.n_iter_ >= self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    def _read_no_improvement(self, restore_best: bool) -> None:
+        """The best loss or validation score reached, as learned attributes; after early
+        stopping the network takes back the weights of the best score."""
+        rule = self._no_improvement
+        if not self.early_stopping:
+            self.best_loss_ = rule.best
+            return
+        self.best_validation_score_ = rule.best
+        if restore_best:
+            if rule.best_state is not None:
+                self.network_.load_state_dict(rule.best_state)
+            self.best_loss_ = None
 
     def _fit_lbfgs(self, X, targets, weights):
         from scipy.optimize import minimize
