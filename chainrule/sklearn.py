@@ -328,6 +328,8 @@ class _BaseMLP(BaseEstimator):
         self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False, classes=None
     ):
         self._validate_parameters()
+        if incremental and self.early_stopping:  # as scikit-learn's: no epochs to compare
+            raise ValueError("partial_fit does not support early_stopping=True")
         first_call = not hasattr(self, "network_") or not (self.warm_start or incremental)
         X, y = validate_data(
             self, X, y, reset=first_call, multi_output=True, dtype=(np.float64, np.float32)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
-from chainrule.sklearn import MLPClassifier, _NoImprovement
+from chainrule.sklearn import MLPClassifier, MLPRegressor, _NoImprovement
 
 
 class _Weights:
@@ -86,3 +86,13 @@ def test_partial_fit_carries_the_count_from_call_to_call():
             clf.partial_fit(X, y, classes=[0, 1, 2])
     # tol=10 is beyond reach: the first epoch sets the best, the next two do not improve
     assert clf._no_improvement.no_improvement_count == 2 and clf.n_iter_ == 3
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_refuses_early_stopping_before_training(estimator):
+    X, y = load_iris(return_X_y=True)
+    model = estimator(early_stopping=True)
+    extra = {"classes": [0, 1, 2]} if estimator is MLPClassifier else {}
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        model.partial_fit(X, y, **extra)
+    assert not hasattr(model, "network_")
