@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -93,6 +94,21 @@ class _Penalized(Loss):
         return loss if extra is None else loss + extra
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Rows to train or validate on: features, the labels as given (the score compares the
+    predictions with them), the network's targets made from them, and sample weights."""
+
+    X: np.ndarray
+    y: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray | None = None
+
+    def take(self, index: np.ndarray) -> _Rows:
+        weights = None if self.weights is None else self.weights[index]
+        return _Rows(self.X[index], self.y[index], self.targets[index], weights)
+
+
 class _NoImprovement:
     """scikit-learn's n_iter_no_change rule and its state, kept across fit calls (warm_start,
     partial_fit): how many epochs in a row the monitored value has not beaten the best by
@@ -146,12 +162,11 @@ class _EpochEnd(Callback):
         self,
         estimator: _BaseMLP,
         rule: _NoImprovement,
-        X_val,
-        y_val,
+        validation: _Rows | None,
         n_samples: int,
         incremental: bool,
     ) -> None:
-        self.estimator, self.rule, self.X_val, self.y_val = estimator, rule, X_val, y_val
+        self.estimator, self.rule, self.validation = estimator, rule, validation
         self.n_samples, self.incremental = n_samples, incremental
         self.stopped = False
 
@@ -159,7 +174,7 @@ class _EpochEnd(Callback):
         est = self.estimator
         est._record_epoch(logs, self.n_samples)
         if est.early_stopping:
-            monitored = est._record_validation_score(self.X_val, self.y_val)
+            monitored = est._record_validation_score(self.validation)
         else:
             monitored = logs["loss"]
         self.rule.update(monitored, est.tol, state.model)
@@ -292,7 +307,7 @@ class _BaseMLP(BaseEstimator):
         output = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax"}[
             self.out_activation_
         ]
-        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
+        dtype = self._float_dtype()
         network = MLP(
             [n_features, *hidden, n_outputs],
             activation,
@@ -327,67 +342,72 @@ class _BaseMLP(BaseEstimator):
     def _fit(
         self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False, classes=None
     ):
+        """Check the parameters and the rows, start a network on a first call, set the
+        validation rows apart (given, or held out for early stopping), run the solver."""
         self._validate_parameters()
-        if incremental and self.early_stopping:  # as scikit-learn's: no epochs to compare
+        if incremental and self.early_stopping:  # as scikit-learn: no held-out rows to score
             raise ValueError("partial_fit does not support early_stopping=True")
         first_call = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        train = self._training_rows(X, y, sample_weight, first_call, classes)
+        rng = self._rng(first_call)
+        if first_call:
+            self._start_network(train, rng)
+        validation = self._given_validation_rows(X_val, y_val)
+        if self.early_stopping and validation is None:
+            train, validation = self._hold_out(train, rng)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(train)
+        else:
+            self._fit_stochastic(train, validation, incremental, rng)
+        self._sync_attributes()
+        return self
+
+    def _float_dtype(self) -> np.dtype:
+        """The network's: float64 for lbfgs (SciPy works in float64), else ``dtype``."""
+        return np.dtype(np.float64) if self.solver == "lbfgs" else np.dtype(self.dtype)
+
+    def _training_rows(self, X, y, sample_weight, first_call: bool, classes) -> _Rows:
         X, y = validate_data(
             self, X, y, reset=first_call, multi_output=True, dtype=(np.float64, np.float32)
         )
         if y.ndim == 2 and y.shape[1] == 1:  # a column vector: as scikit-learn, warn and ravel
             y = column_or_1d(y, warn=True)
         targets = self._prepare_targets(y, first_call, classes)
-        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
-        X = X.astype(dtype, copy=False)
-        weights = self._sample_weights(y, sample_weight, len(X))
-        rng = self._rng(first_call)
-        if first_call:
-            self.n_outputs_ = (
-                targets.shape[1]
-                if targets.ndim == 2
-                else (1 if self.out_activation_ != "softmax" else len(self.classes_))
-            )
-            self.n_layers_ = len(self._hidden_sizes()) + 2
-            self.network_ = self._build_network(X.shape[1], self.n_outputs_, rng)
-            self._reset_progress()
-        if X_val is not None:
-            X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32)).astype(
-                dtype, copy=False
-            )
-            y_val_targets = self._prepare_targets(np.asarray(y_val), False, None)
-        else:
-            y_val_targets = None
-        early_X_val = early_y_val = None
-        if self.early_stopping and not incremental:
-            if X_val is not None:  # a validation set given by the user serves early stopping
-                early_X_val, early_y_val = X_val, np.asarray(y_val)
-            else:
-                early_X_val, early_y_val, X, targets, weights = self._hold_out(
-                    X, y, targets, weights, rng
-                )
-                X_val, y_val_targets = early_X_val, self._prepare_targets(early_y_val, False, None)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, targets, weights)
-        else:
-            validation = None if X_val is None else (X_val, y_val_targets)
-            self._fit_stochastic(
-                X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
-            )
-        self._sync_attributes()
-        return self
+        X = X.astype(self._float_dtype(), copy=False)
+        return _Rows(X, y, targets, self._sample_weights(y, sample_weight, len(X)))
 
-    def _hold_out(self, X, y, targets, weights, rng):
-        """scikit-learn's early-stopping split: validation_fraction of the data, stratified
-        for single-label classification."""
-        single_label = self._is_classifier and type_of_target(y) in ("binary", "multiclass")
+    def _given_validation_rows(self, X_val, y_val) -> _Rows | None:
+        """fit's X_val, y_val (checked against the training data), or None."""
+        if X_val is None:
+            return None
+        X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32))
+        y_val = np.asarray(y_val)
+        targets = self._prepare_targets(y_val, False, None)
+        return _Rows(X_val.astype(self._float_dtype(), copy=False), y_val, targets)
+
+    def _start_network(self, train: _Rows, rng: np.random.Generator) -> None:
+        """A new network for the training rows' features and targets, and no progress."""
+        targets = train.targets
+        self.n_outputs_ = (
+            targets.shape[1]
+            if targets.ndim == 2
+            else (1 if self.out_activation_ != "softmax" else len(self.classes_))
+        )
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.network_ = self._build_network(train.X.shape[1], self.n_outputs_, rng)
+        self._reset_progress()
+
+    def _hold_out(self, rows: _Rows, rng: np.random.Generator) -> tuple[_Rows, _Rows]:
+        """scikit-learn's early-stopping split into training and validation rows:
+        validation_fraction of them, stratified for single-label classification."""
+        single_label = self._is_classifier and type_of_target(rows.y) in ("binary", "multiclass")
         train, val = train_test_split(
-            np.arange(len(X)),
+            np.arange(len(rows.X)),
             random_state=int(rng.integers(2**31 - 1)),
             test_size=self.validation_fraction,
-            stratify=y if single_label else None,
+            stratify=rows.y if single_label else None,
         )
-        kept_weights = None if weights is None else weights[train]
-        return X[val], y[val], X[train], targets[train], kept_weights
+        return rows.take(train), rows.take(val)
 
     def _rng(self, first_call: bool) -> np.random.Generator:
         if first_call or not hasattr(self, "_generator"):
@@ -418,9 +438,9 @@ class _BaseMLP(BaseEstimator):
         for key, value in logs.items():
             self.history_.setdefault(key, []).append(value)
 
-    def _record_validation_score(self, X_val, y_val) -> float:
-        """Score the network on the early-stopping set, keep the score and return it."""
-        score = self._score_network(X_val, y_val)
+    def _record_validation_score(self, rows: _Rows) -> float:
+        """Score the network on the early-stopping rows, keep the score and return it."""
+        score = self._score_network(rows.X, rows.y)
         self.validation_scores_.append(score)
         self.history_.setdefault("val_score", []).append(score)
         return score
@@ -462,31 +482,34 @@ class _BaseMLP(BaseEstimator):
         )
 
     def _fit_stochastic(
-        self, X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
-    ):
+        self,
+        train: _Rows,
+        validation: _Rows | None,
+        incremental: bool,
+        rng: np.random.Generator,
+    ) -> None:
+        """sgd or adam on the training rows, for max_iter epochs or (partial_fit) one; the
+        validation rows give val_loss and, with early stopping, the score to watch."""
         network = self.network_
         if self._optimizer is None or not (incremental or self.warm_start):
             self._optimizer = self._make_optimizer(network)
-        epoch_end = _EpochEnd(
-            self, self._no_improvement, early_X_val, early_y_val, len(X), incremental
-        )
-        remaining = 1 if incremental else self.max_iter
+        epoch_end = _EpochEnd(self, self._no_improvement, validation, len(train.X), incremental)
         fit(
             network,
             self._loss(network),
             self._optimizer,
-            X,
-            targets,
-            epochs=remaining,
-            batch_size=self._batch_size(len(X)),
-            validation_data=validation,
+            train.X,
+            train.targets,
+            epochs=1 if incremental else self.max_iter,
+            batch_size=self._batch_size(len(train.X)),
+            validation_data=None if validation is None else (validation.X, validation.targets),
             callbacks=[*(self.callbacks or []), epoch_end],
             verbose=int(self.verbose),
             seed=rng,
-            sample_weight=weights,
+            sample_weight=train.weights,
             shuffle=self.shuffle,
         )
-        self._read_no_improvement(restore_best=not incremental)
+        self._take_the_best()
         if not incremental and not epoch_end.stopped and self.n_iter_ >= self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -495,7 +518,7 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
 
-    def _read_no_improvement(self, restore_best: bool) -> None:
+    def _take_the_best(self) -> None:
         """The best loss or validation score reached, as learned attributes; after early
         stopping the network takes back the weights of the best score."""
         rule = self._no_improvement
@@ -503,14 +526,15 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = rule.best
             return
         self.best_validation_score_ = rule.best
-        if restore_best:
-            if rule.best_state is not None:
-                self.network_.load_state_dict(rule.best_state)
-            self.best_loss_ = None
+        self.best_loss_ = None
+        if rule.best_state is not None:
+            self.network_.load_state_dict(rule.best_state)
 
-    def _fit_lbfgs(self, X, targets, weights):
+    def _fit_lbfgs(self, train: _Rows) -> None:
+        """SciPy's L-BFGS-B on the training rows, from chainrule's loss and gradients."""
         from scipy.optimize import minimize
 
+        X, targets, weights = train.X, train.targets, train.weights
         network = self.network_
         params = network.parameters()
         shapes = [p.shape for p in params]
