@@ -20,6 +20,9 @@ Needs scikit-learn (``pip install 'chainrule[sklearn]'``); chainrule's core does
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -30,14 +33,35 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._sklearn_params import (
+    NONE,
+    UNCHECKED,
+    Each,
+    InstanceOf,
+    Interval,
+    InvalidParameterError,
+    Options,
+    ParameterTable,
+    Satisfies,
+    validate_parameters,
+)
 from .autodiff import Tensor, apply
 from .autodiff.fused import SUM_OF_SQUARES
-from .nn import MLP, Linear, Loss, get_loss, value_and_grad
-from .optim import SGD, Adam
+from .nn import MLP, Linear, Loss, Module, get_loss, value_and_grad
+from .optim import SGD, Adam, Optimizer
 from .training import Callback, fit, metrics
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 _EXTRA_ACTIVATIONS = ("sigmoid", "leaky_relu", "elu", "softplus", "gelu")
+_ANY_ACTIVATION = Options(*_ACTIVATIONS, *_EXTRA_ACTIVATIONS)
+_POSITIVE_WHOLE = Interval(1, None, closed="left", whole=True)
+
+
+def _is_float32_or_64(dtype) -> bool:
+    try:
+        return np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:  # not a dtype at all
+        return False
 
 
 class _Penalized(Loss):
@@ -70,54 +94,104 @@ class _Penalized(Loss):
         return loss if extra is None else loss + extra
 
 
-class _SklearnStopping(Callback):
-    """scikit-learn's end-of-epoch rules: loss curve, validation score, no-improvement
-    count, learning-rate schedule (invscaling, adaptive) and stopping."""
+@dataclass(frozen=True)
+class _Rows:
+    """Rows to train or validate on: features, the labels as given (the score compares the
+    predictions with them), the network's targets made from them, and sample weights."""
 
-    def __init__(self, estimator: _BaseMLP, X_val, y_val, n_samples: int, incremental: bool):
-        self.estimator, self.X_val, self.y_val = estimator, X_val, y_val
+    X: np.ndarray
+    y: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray | None = None
+
+    def take(self, index: np.ndarray) -> _Rows:
+        weights = None if self.weights is None else self.weights[index]
+        return _Rows(self.X[index], self.y[index], self.targets[index], weights)
+
+
+class _NoImprovement:
+    """scikit-learn's n_iter_no_change rule and its state, kept across fit calls (warm_start,
+    partial_fit): how many epochs in a row the monitored value has not beaten the best by
+    ``tol``, the best value, and for the validation score the weights that reached it.
+
+    ``monitor="loss"`` watches the training loss (lower is better), ``"score"`` the
+    validation score (higher is better) and keeps the best weights for early stopping."""
+
+    def __init__(self, monitor: Literal["loss", "score"]) -> None:
+        self.higher_is_better = monitor == "score"
+        self.best = -np.inf if self.higher_is_better else np.inf
+        self.best_state: dict[str, np.ndarray] | None = None
+        self.no_improvement_count = 0
+
+    def update(self, value: float, tol: float, model: Module) -> None:
+        """Count the epoch that ended with ``value`` as an improvement or not, and keep it
+        (and, watching the score, ``model``'s weights) if it is the best so far."""
+        if self._short_of_best_by_tol(value, tol):
+            self.no_improvement_count += 1
+        else:
+            self.no_improvement_count = 0
+        if self._beats_best(value):
+            self.best = value
+            if self.higher_is_better:
+                self.best_state = model.state_dict()
+
+    def exhausted(self, n_iter_no_change: float) -> bool:
+        """True when more than ``n_iter_no_change`` epochs in a row did not improve."""
+        return self.no_improvement_count > n_iter_no_change
+
+    def restart_count(self) -> None:
+        """Give the rule its patience again (after the adaptive rate was lowered)."""
+        self.no_improvement_count = 0
+
+    def _short_of_best_by_tol(self, value: float, tol: float) -> bool:
+        if self.higher_is_better:
+            return value < self.best + tol
+        return value > self.best - tol
+
+    def _beats_best(self, value: float) -> bool:
+        return value > self.best if self.higher_is_better else value < self.best
+
+
+class _EpochEnd(Callback):
+    """scikit-learn's end of an epoch, for one fit or partial_fit call: the estimator
+    records the epoch (and, with early stopping, the validation score); the no-improvement
+    rule is given the loss or the score; the learning rate follows its schedule; training
+    stops when the rule runs out of patience (``stopped``), or after one partial_fit epoch."""
+
+    def __init__(
+        self,
+        estimator: _BaseMLP,
+        rule: _NoImprovement,
+        validation: _Rows | None,
+        n_samples: int,
+        incremental: bool,
+    ) -> None:
+        self.estimator, self.rule, self.validation = estimator, rule, validation
         self.n_samples, self.incremental = n_samples, incremental
         self.stopped = False
 
     def on_epoch_end(self, state, epoch, logs):
         est = self.estimator
-        est.n_iter_ += 1
-        est.t_ += self.n_samples
-        est.loss_ = logs["loss"]
-        est.loss_curve_.append(logs["loss"])
-        if "val_loss" in logs:
-            est.validation_loss_curve_.append(logs["val_loss"])
-        for key, value in logs.items():
-            est.history_.setdefault(key, []).append(value)
+        est._record_epoch(logs, self.n_samples)
         if est.early_stopping:
-            score = est._score_network(self.X_val, self.y_val)
-            est.validation_scores_.append(score)
-            est.history_.setdefault("val_score", []).append(score)
-            if score < est.best_validation_score_ + est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            if score > est.best_validation_score_:
-                est.best_validation_score_ = score
-                est._best_state = state.model.state_dict()
+            monitored = est._record_validation_score(self.validation)
         else:
-            if logs["loss"] > est.best_loss_ - est.tol:
-                est._no_improvement_count += 1
-            else:
-                est._no_improvement_count = 0
-            est.best_loss_ = min(est.best_loss_, logs["loss"])
-        optimizer = state.optimizer
+            monitored = logs["loss"]
+        self.rule.update(monitored, est.tol, state.model)
         if est.solver == "sgd" and est.learning_rate == "invscaling":
-            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if est._no_improvement_count > est.n_iter_no_change:
-            if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
-                optimizer.lr /= 5.0
-                est._no_improvement_count = 0
+            state.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if self.rule.exhausted(est.n_iter_no_change):
+            if self._may_lower_the_rate(state.optimizer):
+                state.optimizer.lr /= 5.0
+                self.rule.restart_count()
             else:
-                self.stopped = True
-                state.stop_training = True
+                self.stopped = state.stop_training = True
         if self.incremental:
             state.stop_training = True
+
+    def _may_lower_the_rate(self, optimizer: Optimizer) -> bool:
+        est = self.estimator
+        return est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6
 
 
 class _BaseMLP(BaseEstimator):
@@ -181,63 +255,44 @@ class _BaseMLP(BaseEstimator):
         self.callbacks = callbacks
 
     # Validation ---------------------------------------------------------------------------
-    def _validate_hyperparameters(self) -> None:
-        def positive(name, value, allow_zero=False):
-            ok = value >= 0 if allow_zero else value > 0
-            if not ok:
-                raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    # What each parameter may be (any one of its constraints); UNCHECKED takes anything
+    # (scikit-learn's own table also checks power_t >= 0, epsilon > 0 and the booleans).
+    _parameter_rules: ClassVar[ParameterTable] = {
+        "hidden_layer_sizes": [_POSITIVE_WHOLE, Each(_POSITIVE_WHOLE)],
+        "activation": [_ANY_ACTIVATION, Each(_ANY_ACTIVATION)],
+        "solver": [Options("sgd", "adam", "lbfgs")],
+        "alpha": [Interval(0, None, closed="left")],
+        "batch_size": [Options("auto"), _POSITIVE_WHOLE],
+        "learning_rate": [Options("constant", "invscaling", "adaptive")],
+        "learning_rate_init": [Interval(0, None, closed="neither")],
+        "power_t": UNCHECKED,
+        "max_iter": [Interval(0, None, closed="neither")],
+        "shuffle": UNCHECKED,
+        "random_state": UNCHECKED,
+        "tol": [Interval(0, None, closed="left")],
+        "verbose": UNCHECKED,
+        "warm_start": UNCHECKED,
+        "momentum": [Interval(0, 1, closed="both")],
+        "nesterovs_momentum": UNCHECKED,
+        "early_stopping": UNCHECKED,
+        "validation_fraction": [Interval(0, 1, closed="neither")],
+        "beta_1": [Interval(0, 1, closed="left")],
+        "beta_2": [Interval(0, 1, closed="left")],
+        "epsilon": UNCHECKED,
+        "n_iter_no_change": [Interval(0, None, closed="neither")],
+        "max_fun": [Interval(0, None, closed="neither")],
+        "dropout": [Interval(0, 1, closed="left")],
+        "dtype": [Satisfies(_is_float32_or_64, "float32 or float64")],
+        "callbacks": UNCHECKED,
+    }
 
-        sizes = (
-            [self.hidden_layer_sizes]
-            if np.isscalar(self.hidden_layer_sizes)
-            else list(self.hidden_layer_sizes)
-        )
-        if any(int(s) != s or s < 1 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes}"
-            )
-        positive("max_iter", self.max_iter)
-        positive("alpha", self.alpha, allow_zero=True)
-        positive("learning_rate_init", self.learning_rate_init)
-        positive("n_iter_no_change", self.n_iter_no_change)
-        positive("max_fun", self.max_fun)
-        positive("tol", self.tol, allow_zero=True)
-        if not 0 <= self.momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
-        for name in ("beta_1", "beta_2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.solver not in ("sgd", "adam", "lbfgs"):
-            raise ValueError(f"solver must be 'sgd', 'adam' or 'lbfgs', got {self.solver!r}")
-        if self.learning_rate not in ("constant", "invscaling", "adaptive"):
-            raise ValueError(
-                "learning_rate must be constant, invscaling or adaptive, "
-                f"got {self.learning_rate!r}"
-            )
-        activations = (
-            [self.activation] if isinstance(self.activation, str) else list(self.activation)
-        )
-        for name in activations:
-            if name not in _ACTIVATIONS + _EXTRA_ACTIVATIONS:
-                raise ValueError(
-                    f"unknown activation {name!r}; "
-                    f"choose from {', '.join(_ACTIVATIONS + _EXTRA_ACTIVATIONS)}"
-                )
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+    def _validate_parameters(self) -> None:
+        validate_parameters(type(self).__name__, self.get_params(deep=False), self._parameter_rules)
         if self.dropout and self.solver == "lbfgs":
-            raise ValueError("dropout needs a stochastic solver (sgd or adam), not lbfgs")
-        if np.dtype(self.dtype) not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
-        if self.batch_size != "auto" and (
-            int(self.batch_size) != self.batch_size or self.batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be 'auto' or a positive integer, got {self.batch_size}"
+            raise InvalidParameterError(
+                f"The 'dropout' parameter of {type(self).__name__} must be 0 with "
+                f"solver='lbfgs' (dropout needs a stochastic solver, sgd or adam). "
+                f"Got {self.dropout!r} instead."
             )
 
     def _hidden_sizes(self) -> list[int]:
@@ -252,7 +307,7 @@ class _BaseMLP(BaseEstimator):
         output = {"identity": "identity", "logistic": "sigmoid", "softmax": "softmax"}[
             self.out_activation_
         ]
-        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
+        dtype = self._float_dtype()
         network = MLP(
             [n_features, *hidden, n_outputs],
             activation,
@@ -287,65 +342,72 @@ class _BaseMLP(BaseEstimator):
     def _fit(
         self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False, classes=None
     ):
-        self._validate_hyperparameters()
+        """Check the parameters and the rows, start a network on a first call, set the
+        validation rows apart (given, or held out for early stopping), run the solver."""
+        self._validate_parameters()
+        if incremental and self.early_stopping:  # as scikit-learn: no held-out rows to score
+            raise ValueError("partial_fit does not support early_stopping=True")
         first_call = not hasattr(self, "network_") or not (self.warm_start or incremental)
+        train = self._training_rows(X, y, sample_weight, first_call, classes)
+        rng = self._rng(first_call)
+        if first_call:
+            self._start_network(train, rng)
+        validation = self._given_validation_rows(X_val, y_val)
+        if self.early_stopping and validation is None:
+            train, validation = self._hold_out(train, rng)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(train)
+        else:
+            self._fit_stochastic(train, validation, incremental, rng)
+        self._sync_attributes()
+        return self
+
+    def _float_dtype(self) -> np.dtype:
+        """The network's: float64 for lbfgs (SciPy works in float64), else ``dtype``."""
+        return np.dtype(np.float64) if self.solver == "lbfgs" else np.dtype(self.dtype)
+
+    def _training_rows(self, X, y, sample_weight, first_call: bool, classes) -> _Rows:
         X, y = validate_data(
             self, X, y, reset=first_call, multi_output=True, dtype=(np.float64, np.float32)
         )
         if y.ndim == 2 and y.shape[1] == 1:  # a column vector: as scikit-learn, warn and ravel
             y = column_or_1d(y, warn=True)
         targets = self._prepare_targets(y, first_call, classes)
-        dtype = np.float64 if self.solver == "lbfgs" else np.dtype(self.dtype)
-        X = X.astype(dtype, copy=False)
-        weights = self._sample_weights(y, sample_weight, len(X))
-        rng = self._rng(first_call)
-        if first_call:
-            self.n_outputs_ = (
-                targets.shape[1]
-                if targets.ndim == 2
-                else (1 if self.out_activation_ != "softmax" else len(self.classes_))
-            )
-            self.n_layers_ = len(self._hidden_sizes()) + 2
-            self.network_ = self._build_network(X.shape[1], self.n_outputs_, rng)
-            self._reset_progress()
-        if X_val is not None:
-            X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32)).astype(
-                dtype, copy=False
-            )
-            y_val_targets = self._prepare_targets(np.asarray(y_val), False, None)
-        else:
-            y_val_targets = None
-        early_X_val = early_y_val = None
-        if self.early_stopping and not incremental:
-            if X_val is not None:  # a validation set given by the user serves early stopping
-                early_X_val, early_y_val = X_val, np.asarray(y_val)
-            else:
-                early_X_val, early_y_val, X, targets, weights = self._hold_out(
-                    X, y, targets, weights, rng
-                )
-                X_val, y_val_targets = early_X_val, self._prepare_targets(early_y_val, False, None)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(X, targets, weights)
-        else:
-            validation = None if X_val is None else (X_val, y_val_targets)
-            self._fit_stochastic(
-                X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
-            )
-        self._sync_attributes()
-        return self
+        X = X.astype(self._float_dtype(), copy=False)
+        return _Rows(X, y, targets, self._sample_weights(y, sample_weight, len(X)))
 
-    def _hold_out(self, X, y, targets, weights, rng):
-        """scikit-learn's early-stopping split: validation_fraction of the data, stratified
-        for single-label classification."""
-        single_label = self._is_classifier and type_of_target(y) in ("binary", "multiclass")
+    def _given_validation_rows(self, X_val, y_val) -> _Rows | None:
+        """fit's X_val, y_val (checked against the training data), or None."""
+        if X_val is None:
+            return None
+        X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32))
+        y_val = np.asarray(y_val)
+        targets = self._prepare_targets(y_val, False, None)
+        return _Rows(X_val.astype(self._float_dtype(), copy=False), y_val, targets)
+
+    def _start_network(self, train: _Rows, rng: np.random.Generator) -> None:
+        """A new network for the training rows' features and targets, and no progress."""
+        targets = train.targets
+        self.n_outputs_ = (
+            targets.shape[1]
+            if targets.ndim == 2
+            else (1 if self.out_activation_ != "softmax" else len(self.classes_))
+        )
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.network_ = self._build_network(train.X.shape[1], self.n_outputs_, rng)
+        self._reset_progress()
+
+    def _hold_out(self, rows: _Rows, rng: np.random.Generator) -> tuple[_Rows, _Rows]:
+        """scikit-learn's early-stopping split into training and validation rows:
+        validation_fraction of them, stratified for single-label classification."""
+        single_label = self._is_classifier and type_of_target(rows.y) in ("binary", "multiclass")
         train, val = train_test_split(
-            np.arange(len(X)),
+            np.arange(len(rows.X)),
             random_state=int(rng.integers(2**31 - 1)),
             test_size=self.validation_fraction,
-            stratify=y if single_label else None,
+            stratify=rows.y if single_label else None,
         )
-        kept_weights = None if weights is None else weights[train]
-        return X[val], y[val], X[train], targets[train], kept_weights
+        return rows.take(train), rows.take(val)
 
     def _rng(self, first_call: bool) -> np.random.Generator:
         if first_call or not hasattr(self, "_generator"):
@@ -359,11 +421,29 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = []
         self.validation_loss_curve_ = []
         self.history_ = {}
-        self._no_improvement_count = 0
+        self._no_improvement = _NoImprovement("score" if self.early_stopping else "loss")
         self.best_loss_ = np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self._optimizer = None
+
+    def _record_epoch(self, logs: dict[str, float], n_samples: int) -> None:
+        """An epoch over n_samples ended with ``logs``: count it and keep its figures."""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = logs["loss"]
+        self.loss_curve_.append(logs["loss"])
+        if "val_loss" in logs:
+            self.validation_loss_curve_.append(logs["val_loss"])
+        for key, value in logs.items():
+            self.history_.setdefault(key, []).append(value)
+
+    def _record_validation_score(self, rows: _Rows) -> float:
+        """Score the network on the early-stopping rows, keep the score and return it."""
+        score = self._score_network(rows.X, rows.y)
+        self.validation_scores_.append(score)
+        self.history_.setdefault("val_score", []).append(score)
+        return score
 
     def _sample_weights(self, y, sample_weight, n):
         weights = (
@@ -402,38 +482,35 @@ class _BaseMLP(BaseEstimator):
         )
 
     def _fit_stochastic(
-        self, X, targets, weights, validation, early_X_val, early_y_val, incremental, rng
-    ):
+        self,
+        train: _Rows,
+        validation: _Rows | None,
+        incremental: bool,
+        rng: np.random.Generator,
+    ) -> None:
+        """sgd or adam on the training rows, for max_iter epochs or (partial_fit) one; the
+        validation rows give val_loss and, with early stopping, the score to watch."""
         network = self.network_
         if self._optimizer is None or not (incremental or self.warm_start):
             self._optimizer = self._make_optimizer(network)
-        stopping = _SklearnStopping(self, early_X_val, early_y_val, len(X), incremental)
-        remaining = 1 if incremental else self.max_iter
+        epoch_end = _EpochEnd(self, self._no_improvement, validation, len(train.X), incremental)
         fit(
             network,
             self._loss(network),
             self._optimizer,
-            X,
-            targets,
-            epochs=remaining,
-            batch_size=self._batch_size(len(X)),
-            validation_data=validation,
-            callbacks=[*(self.callbacks or []), stopping],
+            train.X,
+            train.targets,
+            epochs=1 if incremental else self.max_iter,
+            batch_size=self._batch_size(len(train.X)),
+            validation_data=None if validation is None else (validation.X, validation.targets),
+            callbacks=[*(self.callbacks or []), epoch_end],
             verbose=int(self.verbose),
             seed=rng,
-            sample_weight=weights,
+            sample_weight=train.weights,
             shuffle=self.shuffle,
         )
-        if (
-            self.early_stopping
-            and not incremental
-            and getattr(self, "_best_state", None) is not None
-        ):
-            network.load_state_dict(self._best_state)
-            self.best_loss_ = None
-        elif self.early_stopping and not incremental:
-            self.best_loss_ = None
-        if not incremental and not stopping.stopped and self.n_iter_ >= self.max_iter:
+        self._take_the_best()
+        if not incremental and not epoch_end.stopped and self.n_iter_ >= self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
@@ -441,9 +518,23 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
 
-    def _fit_lbfgs(self, X, targets, weights):
+    def _take_the_best(self) -> None:
+        """The best loss or validation score reached, as learned attributes; after early
+        stopping the network takes back the weights of the best score."""
+        rule = self._no_improvement
+        if not self.early_stopping:
+            self.best_loss_ = rule.best
+            return
+        self.best_validation_score_ = rule.best
+        self.best_loss_ = None
+        if rule.best_state is not None:
+            self.network_.load_state_dict(rule.best_state)
+
+    def _fit_lbfgs(self, train: _Rows) -> None:
+        """SciPy's L-BFGS-B on the training rows, from chainrule's loss and gradients."""
         from scipy.optimize import minimize
 
+        X, targets, weights = train.X, train.targets, train.weights
         network = self.network_
         params = network.parameters()
         shapes = [p.shape for p in params]
@@ -556,6 +647,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )  # fmt: skip
         self.class_weight = class_weight
 
+    _parameter_rules: ClassVar[ParameterTable] = {
+        **_BaseMLP._parameter_rules,
+        "class_weight": [NONE, InstanceOf(Mapping, "a dict"), Options("balanced")],
+    }
+
     def _prepare_targets(self, y, first_call: bool, classes) -> np.ndarray:
         check_classification_targets(y)
         if first_call:
@@ -597,11 +693,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         weights = super()._sample_weights(y, sample_weight, n)
         if self.class_weight is None or self._multilabel:
             return weights
-        if isinstance(self.class_weight, str):
-            if self.class_weight != "balanced":
-                raise ValueError(
-                    f"class_weight must be a dict or 'balanced', got {self.class_weight!r}"
-                )
+        if self.class_weight == "balanced":
             counts = np.array([np.sum(y == c) for c in self.classes_], dtype=np.float64)
             per_class = n / (len(self.classes_) * np.maximum(counts, 1))
         else:
