@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .io import ModelFileError
+from .io import ExportSpec, ModelFileError
 from .io import load as load_network
 from .io import save as save_network
 from .nn import MLP
@@ -214,6 +214,18 @@ class TabularModel:
             return np.asarray(self.classes, dtype=object)[self.predict_proba(X).argmax(axis=1)]
         out = self.network.predict(self.scale_inputs(X)).astype(np.float64)[:, 0]
         return out * self.target_scale + self.target_mean
+
+    def export_spec(self) -> ExportSpec:
+        """The network with the input standardisation and, for regression, the target
+        scaling: what :func:`chainrule.io.export_onnx` writes for this model."""
+        regress = self.task == "regress"
+        return ExportSpec(
+            self.network,
+            input_mean=self.input_mean,
+            input_scale=self.input_scale,
+            target_mean=self.target_mean if regress else 0.0,
+            target_scale=self.target_scale if regress else 1.0,
+        )
 
     # Files --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
