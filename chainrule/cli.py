@@ -86,6 +86,10 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
+    from .explain.expressions import GATE_MODES
+    from .explain.figures import FIGURES, TOY_DATASETS
+    from .nn.mlp import OUTPUTS
+    from .tabular import OPTIMIZERS, TASKS
 
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -109,18 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", nargs="?", help="CSV file with a header row")
     train.add_argument("--dataset", choices=NAMES, help="a built-in data set instead of a file")
     train.add_argument("--target", help="the column to predict (CSV input)")
-    train.add_argument(
-        "--task", choices=["classify", "regress"], help="default: guessed from the target"
-    )
+    train.add_argument("--task", choices=TASKS, help="default: guessed from the target")
     train.add_argument(
         "--hidden", type=_int_list, default=[64], help="hidden layer sizes, e.g. 64,32"
     )
     train.add_argument(
         "--activation", default="relu", help="hidden activation, or one per layer: relu,tanh"
     )
-    train.add_argument("--output", choices=["softmax", "sigmoid", "identity"], help="final layer")
+    train.add_argument("--output", choices=OUTPUTS, help="final layer")
     train.add_argument("--loss", help="cross_entropy, binary_cross_entropy, mse, half_mse")
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--lr", type=float, help="learning rate (default 1e-3 adam, 1e-2 sgd)")
     train.add_argument("--epochs", type=_positive_int, default=50)
     train.add_argument("--batch-size", type=_positive_int, default=32)
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--at", required=True, type=_assignments, help="the point: x=-2,y=5,z=-4")
     explain.add_argument(
         "--gates",
-        choices=["as-typed", "compact", "elementary"],
+        choices=GATE_MODES,
         default="as-typed",
         help="sigmoid as one gate (compact) or as negate, exp, +1, 1/x (elementary)",
     )
@@ -184,9 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
-    plot.add_argument("what", choices=["activations", "losses", "boundary"])
+    plot.add_argument("what", choices=FIGURES)
     plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
-    plot.add_argument("--dataset", choices=["moons", "circles", "xor", "spiral"], default="moons")
+    plot.add_argument("--dataset", choices=TOY_DATASETS, default="moons")
     plot.add_argument("--hidden", type=_int_list, default=[8, 8])
     plot.add_argument("--activation", default="tanh")
     plot.add_argument("--epochs", type=_positive_int, default=300)

@@ -25,6 +25,7 @@ from .training import EarlyStopping, History, fit
 from .training.data import DataError
 
 TASKS = ("classify", "regress")
+OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
 MAX_CLASSES_GUESSED = 20
 
 
@@ -128,7 +129,9 @@ class TabularModel:
         elif options.optimizer == "adam":
             optimizer = Adam(params, lr=options.lr or 1e-3)
         else:
-            raise ValueError(f"unknown optimizer '{options.optimizer}'; choose sgd or adam")
+            raise ValueError(
+                f"unknown optimizer '{options.optimizer}'; choose {' or '.join(OPTIMIZERS)}"
+            )
         callbacks = []
         if options.early_stopping:
             if not options.validation_split:
