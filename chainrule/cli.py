@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -20,6 +19,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import MissingExtraError
+from .evaluation import EvaluationReport, RegressionReport
 from .nn import StateDictError
 
 EXAMPLES = {
@@ -305,87 +305,42 @@ def _load_model(path: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .io.csv_table import read_table
-    from .training.metrics import (
-        confusion_matrix,
-        mean_absolute_error,
-        mean_squared_error,
-        precision_recall,
-        r2_score,
-    )
-
     model = _load_model(args.model)
     target = args.target or model.target_name
     if not target:
         raise UserError("--target COLUMN is required: the model does not name its target")
-    table = read_table(args.data, target, model.feature_names, drop_missing=args.drop_missing)
-    report: dict[str, Any] = {"samples": len(table.features), "task": model.task}
-    if model.task == "classify":
-        from .tabular import encode_labels
-
-        known = {str(c): i for i, c in enumerate(model.classes)}
-        file_classes, index = encode_labels(table.target)  # same normalisation as training
-        row_labels = [str(file_classes[i]) for i in index]
-        unknown = sorted(set(row_labels) - set(known))
-        if unknown:
-            raise UserError(
-                f"{args.data}: labels the model does not know: {', '.join(unknown[:10])}"
-            )
-        truth = np.array([known[label] for label in row_labels])
-        predicted = model.predict_proba(table.features).argmax(axis=1)
-        counts = confusion_matrix(truth, predicted, len(model.classes))
-        precision, recall = precision_recall(counts)
-        report.update(
-            accuracy=float(np.mean(truth == predicted)),
-            classes=model.classes,
-            confusion_matrix=counts.tolist(),
-            per_class={
-                str(c): {"precision": float(p), "recall": float(r), "support": int(s)}
-                for c, p, r, s in zip(
-                    model.classes, precision, recall, counts.sum(axis=1), strict=True
-                )
-            },
-        )
-    else:
-        truth = table.target.astype(np.float64)
-        predicted_values = model.predict(table.features)
-        report.update(
-            mse=mean_squared_error(truth, predicted_values[:, None]),
-            mae=mean_absolute_error(truth, predicted_values[:, None]),
-            r2=r2_score(truth, predicted_values[:, None]),
-        )
+    report = model.evaluate_csv(args.data, target, drop_missing=args.drop_missing)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
         return
     _print_evaluation(report)
 
 
-def _print_evaluation(report: dict[str, Any]) -> None:
+def _print_evaluation(report: EvaluationReport) -> None:
     console = _console()
-    if report["task"] == "regress":
-        table = Table(title=f"regression on {report['samples']} samples")
+    if isinstance(report, RegressionReport):
+        table = Table(title=f"regression on {report.samples} samples")
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for key in ("mse", "mae", "r2"):
-            table.add_row(key.upper() if key != "r2" else "R^2", f"{report[key]:.6g}")
+        for name, value in (("MSE", report.mse), ("MAE", report.mae), ("R^2", report.r2)):
+            table.add_row(name, f"{value:.6g}")
         console.print(table)
         return
-    console.print(f"accuracy {report['accuracy']:.4f} on {report['samples']} samples")
-    classes = [str(c) for c in report["classes"]]
+    console.print(f"accuracy {report.accuracy:.4f} on {report.samples} samples")
+    classes = [str(c) for c in report.classes]
     matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
     matrix.add_column("")
     for c in classes:
         matrix.add_column(c, justify="right")
-    for c, row in zip(classes, report["confusion_matrix"], strict=True):
+    for c, row in zip(classes, report.confusion_matrix, strict=True):
         matrix.add_row(c, *[str(v) for v in row])
     console.print(matrix)
     per_class = Table(title="per class")
     for column in ("class", "precision", "recall", "support"):
         per_class.add_column(column, justify="right" if column != "class" else "left")
-    for c in classes:
-        entry = report["per_class"][c]
+    for c, scores in report.per_class.items():
         per_class.add_row(
-            c, f"{entry['precision']:.4f}", f"{entry['recall']:.4f}", str(entry["support"])
+            str(c), f"{scores.precision:.4f}", f"{scores.recall:.4f}", str(scores.support)
         )
     console.print(per_class)
 

@@ -2,7 +2,8 @@
 data — the task, the class labels in their original type, the feature names, the input
 standardisation and (for regression) the target scaling — saved in one model file.
 
-This is what the command line trains, evaluates, inspects, exports and predicts with.
+This is what the command line trains, evaluates, inspects, exports and predicts with;
+it evaluates arrays or CSV files.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .evaluation import EvaluationReport, classification_report, regression_report
 from .io import ExportSpec, ModelFileError
 from .io import load as load_network
 from .io import save as save_network
+from .io.csv_table import read_table
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -218,6 +221,42 @@ class TabularModel:
         out = self.network.predict(self.scale_inputs(X)).astype(np.float64)[:, 0]
         return out * self.target_scale + self.target_mean
 
+    def class_indices(self, labels: np.ndarray) -> np.ndarray:
+        """Each label's index in ``classes``, labels read as in training (so "1" and "1.0"
+        are class 1); a DataError names the labels the model does not know."""
+        known = {str(c): i for i, c in enumerate(self.classes or [])}
+        found, index = encode_labels(labels)
+        row_labels = [str(found[i]) for i in index]
+        unknown = sorted(set(row_labels) - set(known))
+        if unknown:
+            raise DataError(f"labels the model does not know: {', '.join(unknown[:10])}")
+        return np.array([known[label] for label in row_labels])
+
+    # Evaluation ---------------------------------------------------------------------------
+    def evaluate(self, X: np.ndarray, y_raw: np.ndarray) -> EvaluationReport:
+        """Scores against the true targets ``y_raw``: class labels (as in the training
+        data) or values.  See :mod:`chainrule.evaluation`."""
+        if self.task == "classify":
+            truth = self.class_indices(y_raw)
+            predicted = self.predict_proba(X).argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted)
+        return regression_report(np.asarray(y_raw, dtype=np.float64), self.predict(X))
+
+    def evaluate_csv(
+        self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
+    ) -> EvaluationReport:
+        """:meth:`evaluate` on a CSV file with the model's feature columns and the target
+        column (by default the one the model was trained on)."""
+        target = target or self.target_name
+        if not target:
+            raise ValueError("name the target column: the model does not name its target")
+        table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        try:
+            return self.evaluate(table.features, table.target)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+
+    # Export -------------------------------------------------------------------------------
     def export_spec(self) -> ExportSpec:
         """The network with the input standardisation and, for regression, the target
         scaling: what :func:`chainrule.io.export_onnx` writes for this model."""
