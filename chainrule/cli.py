@@ -7,11 +7,10 @@ error (one line naming the problem, no traceback), 2 a usage error (argparse), 1
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -346,51 +345,15 @@ def _print_evaluation(report: EvaluationReport) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    import contextlib
-
-    from .io import open_atomic
-    from .io.csv_table import iter_chunks, read_header, resolve_columns
-
     model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
-    # a file may still hold the column the model predicts: it is ignored
-    ignore = [model.target_name] if model.target_name else []
-    # check the file's columns before writing anything
-    resolve_columns(Path(args.data), read_header(args.data), None, model.feature_names, ignore)
-    header = ["prediction"]
-    if args.proba:
-        header += [f"p_{c}" for c in model.classes]
-
-    def write_all(stream) -> None:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
-        chunks = iter_chunks(
-            args.data, None, model.feature_names, allow_missing=args.drop_missing, ignore=ignore
-        )
-        for _, chunk in chunks:
-            rows = [[""] * len(header) for _ in range(len(chunk.features))]
-            keep = np.flatnonzero(~chunk.missing)
-            if len(keep):
-                features = chunk.features[keep]
-                if model.task == "classify":
-                    probabilities = model.predict_proba(features)
-                    labels = np.asarray(model.classes, dtype=object)[probabilities.argmax(axis=1)]
-                    for row, label, p in zip(keep, labels, probabilities, strict=True):
-                        rows[row][0] = label
-                        if args.proba:
-                            rows[row][1:] = [f"{v:.6g}" for v in p]
-                else:
-                    for row, value in zip(keep, model.predict(features), strict=True):
-                        rows[row][0] = f"{value:.8g}"
-            writer.writerows(rows)
-
+    proba, skip_missing = args.proba, args.drop_missing
     if args.out:
-        with open_atomic(args.out, "w", newline="", encoding="utf-8") as stream:
-            write_all(stream)
+        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
     else:
         with contextlib.suppress(BrokenPipeError):
-            write_all(sys.stdout)
+            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
