@@ -7,12 +7,10 @@ error (one line naming the problem, no traceback), 2 a usage error (argparse), 1
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -20,6 +18,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import MissingExtraError
+from .evaluation import EvaluationReport, RegressionReport
 from .nn import StateDictError
 
 EXAMPLES = {
@@ -86,6 +85,10 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
+    from .explain.expressions import GATE_MODES
+    from .explain.figures import FIGURES, TOY_DATASETS
+    from .nn.mlp import OUTPUTS
+    from .tabular import OPTIMIZERS, TASKS
 
     parser = argparse.ArgumentParser(
         prog="chainrule",
@@ -109,18 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("data", nargs="?", help="CSV file with a header row")
     train.add_argument("--dataset", choices=NAMES, help="a built-in data set instead of a file")
     train.add_argument("--target", help="the column to predict (CSV input)")
-    train.add_argument(
-        "--task", choices=["classify", "regress"], help="default: guessed from the target"
-    )
+    train.add_argument("--task", choices=TASKS, help="default: guessed from the target")
     train.add_argument(
         "--hidden", type=_int_list, default=[64], help="hidden layer sizes, e.g. 64,32"
     )
     train.add_argument(
         "--activation", default="relu", help="hidden activation, or one per layer: relu,tanh"
     )
-    train.add_argument("--output", choices=["softmax", "sigmoid", "identity"], help="final layer")
+    train.add_argument("--output", choices=OUTPUTS, help="final layer")
     train.add_argument("--loss", help="cross_entropy, binary_cross_entropy, mse, half_mse")
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--lr", type=float, help="learning rate (default 1e-3 adam, 1e-2 sgd)")
     train.add_argument("--epochs", type=_positive_int, default=50)
     train.add_argument("--batch-size", type=_positive_int, default=32)
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--at", required=True, type=_assignments, help="the point: x=-2,y=5,z=-4")
     explain.add_argument(
         "--gates",
-        choices=["as-typed", "compact", "elementary"],
+        choices=GATE_MODES,
         default="as-typed",
         help="sigmoid as one gate (compact) or as negate, exp, +1, 1/x (elementary)",
     )
@@ -184,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
-    plot.add_argument("what", choices=["activations", "losses", "boundary"])
+    plot.add_argument("what", choices=FIGURES)
     plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
-    plot.add_argument("--dataset", choices=["moons", "circles", "xor", "spiral"], default="moons")
+    plot.add_argument("--dataset", choices=TOY_DATASETS, default="moons")
     plot.add_argument("--hidden", type=_int_list, default=[8, 8])
     plot.add_argument("--activation", default="tanh")
     plot.add_argument("--epochs", type=_positive_int, default=300)
@@ -303,137 +304,56 @@ def _load_model(path: str):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .io.csv_table import read_table
-    from .training.metrics import (
-        confusion_matrix,
-        mean_absolute_error,
-        mean_squared_error,
-        precision_recall,
-        r2_score,
-    )
-
     model = _load_model(args.model)
     target = args.target or model.target_name
     if not target:
         raise UserError("--target COLUMN is required: the model does not name its target")
-    table = read_table(args.data, target, model.feature_names, drop_missing=args.drop_missing)
-    report: dict[str, Any] = {"samples": len(table.features), "task": model.task}
-    if model.task == "classify":
-        from .tabular import encode_labels
-
-        known = {str(c): i for i, c in enumerate(model.classes)}
-        file_classes, index = encode_labels(table.target)  # same normalisation as training
-        row_labels = [str(file_classes[i]) for i in index]
-        unknown = sorted(set(row_labels) - set(known))
-        if unknown:
-            raise UserError(
-                f"{args.data}: labels the model does not know: {', '.join(unknown[:10])}"
-            )
-        truth = np.array([known[label] for label in row_labels])
-        predicted = model.predict_proba(table.features).argmax(axis=1)
-        counts = confusion_matrix(truth, predicted, len(model.classes))
-        precision, recall = precision_recall(counts)
-        report.update(
-            accuracy=float(np.mean(truth == predicted)),
-            classes=model.classes,
-            confusion_matrix=counts.tolist(),
-            per_class={
-                str(c): {"precision": float(p), "recall": float(r), "support": int(s)}
-                for c, p, r, s in zip(
-                    model.classes, precision, recall, counts.sum(axis=1), strict=True
-                )
-            },
-        )
-    else:
-        truth = table.target.astype(np.float64)
-        predicted_values = model.predict(table.features)
-        report.update(
-            mse=mean_squared_error(truth, predicted_values[:, None]),
-            mae=mean_absolute_error(truth, predicted_values[:, None]),
-            r2=r2_score(truth, predicted_values[:, None]),
-        )
+    report = model.evaluate_csv(args.data, target, drop_missing=args.drop_missing)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
         return
     _print_evaluation(report)
 
 
-def _print_evaluation(report: dict[str, Any]) -> None:
+def _print_evaluation(report: EvaluationReport) -> None:
     console = _console()
-    if report["task"] == "regress":
-        table = Table(title=f"regression on {report['samples']} samples")
+    if isinstance(report, RegressionReport):
+        table = Table(title=f"regression on {report.samples} samples")
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for key in ("mse", "mae", "r2"):
-            table.add_row(key.upper() if key != "r2" else "R^2", f"{report[key]:.6g}")
+        for name, value in (("MSE", report.mse), ("MAE", report.mae), ("R^2", report.r2)):
+            table.add_row(name, f"{value:.6g}")
         console.print(table)
         return
-    console.print(f"accuracy {report['accuracy']:.4f} on {report['samples']} samples")
-    classes = [str(c) for c in report["classes"]]
+    console.print(f"accuracy {report.accuracy:.4f} on {report.samples} samples")
+    classes = [str(c) for c in report.classes]
     matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
     matrix.add_column("")
     for c in classes:
         matrix.add_column(c, justify="right")
-    for c, row in zip(classes, report["confusion_matrix"], strict=True):
+    for c, row in zip(classes, report.confusion_matrix, strict=True):
         matrix.add_row(c, *[str(v) for v in row])
     console.print(matrix)
     per_class = Table(title="per class")
     for column in ("class", "precision", "recall", "support"):
         per_class.add_column(column, justify="right" if column != "class" else "left")
-    for c in classes:
-        entry = report["per_class"][c]
+    for c, scores in report.per_class.items():
         per_class.add_row(
-            c, f"{entry['precision']:.4f}", f"{entry['recall']:.4f}", str(entry["support"])
+            str(c), f"{scores.precision:.4f}", f"{scores.recall:.4f}", str(scores.support)
         )
     console.print(per_class)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    import contextlib
-
-    from .io import open_atomic
-    from .io.csv_table import iter_chunks, read_header, resolve_columns
-
     model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
-    # a file may still hold the column the model predicts: it is ignored
-    ignore = [model.target_name] if model.target_name else []
-    # check the file's columns before writing anything
-    resolve_columns(Path(args.data), read_header(args.data), None, model.feature_names, ignore)
-    header = ["prediction"]
-    if args.proba:
-        header += [f"p_{c}" for c in model.classes]
-
-    def write_all(stream) -> None:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
-        chunks = iter_chunks(
-            args.data, None, model.feature_names, allow_missing=args.drop_missing, ignore=ignore
-        )
-        for _, chunk in chunks:
-            rows = [[""] * len(header) for _ in range(len(chunk.features))]
-            keep = np.flatnonzero(~chunk.missing)
-            if len(keep):
-                features = chunk.features[keep]
-                if model.task == "classify":
-                    probabilities = model.predict_proba(features)
-                    labels = np.asarray(model.classes, dtype=object)[probabilities.argmax(axis=1)]
-                    for row, label, p in zip(keep, labels, probabilities, strict=True):
-                        rows[row][0] = label
-                        if args.proba:
-                            rows[row][1:] = [f"{v:.6g}" for v in p]
-                else:
-                    for row, value in zip(keep, model.predict(features), strict=True):
-                        rows[row][0] = f"{value:.8g}"
-            writer.writerows(rows)
-
+    proba, skip_missing = args.proba, args.drop_missing
     if args.out:
-        with open_atomic(args.out, "w", newline="", encoding="utf-8") as stream:
-            write_all(stream)
+        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
     else:
         with contextlib.suppress(BrokenPipeError):
-            write_all(sys.stdout)
+            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:

@@ -2,29 +2,35 @@
 data — the task, the class labels in their original type, the feature names, the input
 standardisation and (for regression) the target scaling — saved in one model file.
 
-This is what the command line trains, evaluates, inspects, exports and predicts with.
+This is what the command line trains, evaluates, inspects, exports and predicts with;
+evaluation and prediction work on arrays or, chunk by chunk, on CSV files.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
 from . import __version__
-from .io import ModelFileError
+from .evaluation import EvaluationReport, classification_report, regression_report
+from .io import ExportSpec, ModelFileError, open_atomic
 from .io import load as load_network
 from .io import save as save_network
+from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
 
 TASKS = ("classify", "regress")
+OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
 MAX_CLASSES_GUESSED = 20
 
 
@@ -128,7 +134,9 @@ class TabularModel:
         elif options.optimizer == "adam":
             optimizer = Adam(params, lr=options.lr or 1e-3)
         else:
-            raise ValueError(f"unknown optimizer '{options.optimizer}'; choose sgd or adam")
+            raise ValueError(
+                f"unknown optimizer '{options.optimizer}'; choose {' or '.join(OPTIMIZERS)}"
+            )
         callbacks = []
         if options.early_stopping:
             if not options.validation_split:
@@ -214,6 +222,138 @@ class TabularModel:
             return np.asarray(self.classes, dtype=object)[self.predict_proba(X).argmax(axis=1)]
         out = self.network.predict(self.scale_inputs(X)).astype(np.float64)[:, 0]
         return out * self.target_scale + self.target_mean
+
+    def class_indices(self, labels: np.ndarray) -> np.ndarray:
+        """Each label's index in ``classes``, labels read as in training (so "1" and "1.0"
+        are class 1); a DataError names the labels the model does not know."""
+        known = {str(c): i for i, c in enumerate(self.classes or [])}
+        found, index = encode_labels(labels)
+        row_labels = [str(found[i]) for i in index]
+        unknown = sorted(set(row_labels) - set(known))
+        if unknown:
+            raise DataError(f"labels the model does not know: {', '.join(unknown[:10])}")
+        return np.array([known[label] for label in row_labels])
+
+    # Evaluation ---------------------------------------------------------------------------
+    def evaluate(self, X: np.ndarray, y_raw: np.ndarray) -> EvaluationReport:
+        """Scores against the true targets ``y_raw``: class labels (as in the training
+        data) or values.  See :mod:`chainrule.evaluation`."""
+        if self.task == "classify":
+            truth = self.class_indices(y_raw)
+            predicted = self.predict_proba(X).argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted)
+        return regression_report(np.asarray(y_raw, dtype=np.float64), self.predict(X))
+
+    def evaluate_csv(
+        self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
+    ) -> EvaluationReport:
+        """:meth:`evaluate` on a CSV file with the model's feature columns and the target
+        column (by default the one the model was trained on)."""
+        target = target or self.target_name
+        if not target:
+            raise ValueError("name the target column: the model does not name its target")
+        table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        try:
+            return self.evaluate(table.features, table.target)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+
+    # Prediction of CSV files --------------------------------------------------------------
+    def prediction_header(self, proba: bool = False) -> list[str]:
+        """The columns :meth:`write_predictions` writes: prediction [, p_<class>...]."""
+        return ["prediction"] + ([f"p_{c}" for c in self.classes or []] if proba else [])
+
+    def predict_csv(
+        self,
+        source: str | os.PathLike,
+        destination: str | os.PathLike,
+        proba: bool = False,
+        skip_missing: bool = False,
+    ) -> int:
+        """:meth:`write_predictions` into the file ``destination``, atomically: written
+        beside it and renamed, so a failure anywhere leaves no file (or the old one)."""
+        self._check_prediction_source(source, proba)
+        with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
+            return self._write_predictions(source, stream, proba, skip_missing)
+
+    def write_predictions(
+        self,
+        source: str | os.PathLike,
+        stream: TextIO,
+        proba: bool = False,
+        skip_missing: bool = False,
+    ) -> int:
+        """Predict every row of the CSV file ``source`` chunk by chunk (memory stays
+        bounded) and write one CSV row per data row to ``stream``: the label or value,
+        with ``proba`` one probability column per class.  ``source`` needs the model's
+        feature columns and may hold its target column, which is ignored.  With
+        ``skip_missing`` a row with a missing value gets empty cells instead of an error.
+        The columns are checked before anything is written.  Returns the rows written."""
+        self._check_prediction_source(source, proba)
+        return self._write_predictions(source, stream, proba, skip_missing)
+
+    def _ignored_columns(self) -> list[str]:
+        """A file may still hold the column the model predicts: it is not read."""
+        return [self.target_name] if self.target_name else []
+
+    def _check_prediction_source(self, source: str | os.PathLike, proba: bool) -> None:
+        if proba and self.task != "classify":
+            raise ValueError("probabilities exist for classification models only")
+        header = read_header(source)
+        resolve_columns(Path(source), header, None, self.feature_names, self._ignored_columns())
+
+    def _write_predictions(
+        self, source: str | os.PathLike, stream: TextIO, proba: bool, skip_missing: bool
+    ) -> int:
+        header = self.prediction_header(proba)
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(header)
+        chunks = iter_chunks(
+            source,
+            None,
+            self.feature_names,
+            allow_missing=skip_missing,
+            ignore=self._ignored_columns(),
+        )
+        written = 0
+        for _, chunk in chunks:
+            rows = self._prediction_rows(chunk, len(header), proba)
+            writer.writerows(rows)
+            written += len(rows)
+        return written
+
+    def _prediction_rows(self, chunk: Chunk, width: int, proba: bool) -> list[list[Any]]:
+        """One row per chunk row: the label as it is, probabilities to 6 significant digits,
+        values to 8; empty cells for a row with a missing value."""
+        rows = [[""] * width for _ in range(len(chunk.features))]
+        keep = np.flatnonzero(~chunk.missing)
+        if not len(keep):
+            return rows
+        features = chunk.features[keep]
+        if self.task == "classify":
+            probabilities = self.predict_proba(features)
+            labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+            for row, label, p in zip(keep, labels, probabilities, strict=True):
+                rows[row][0] = label
+                if proba:
+                    rows[row][1:] = [f"{v:.6g}" for v in p]
+        else:
+            for row, value in zip(keep, self.predict(features), strict=True):
+                rows[row][0] = f"{value:.8g}"
+        return rows
+
+    # Export -------------------------------------------------------------------------------
+    def export_spec(self) -> ExportSpec:
+        """The network with the input standardisation and, for regression, the target
+        scaling: what :func:`chainrule.io.export_onnx` writes for this model."""
+        regress = self.task == "regress"
+        return ExportSpec(
+            self.network,
+            input_mean=self.input_mean,
+            input_scale=self.input_scale,
+            target_mean=self.target_mean if regress else 0.0,
+            target_scale=self.target_scale if regress else 1.0,
+        )
 
     # Files --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -34,6 +34,7 @@ ACTIVATIONS = {
     "identity": lambda x: x * 1.0,
 }
 TOY_DATASETS = ("moons", "circles", "xor", "spiral")
+FIGURES = ("activations", "losses", "boundary")  # plot_activations, plot_losses, plot_boundary
 
 
 def _save(figure, path: str | os.PathLike) -> None:

@@ -3,9 +3,11 @@ and atomic writes."""
 
 from .files import check_writable, open_atomic, write_atomic
 from .model_file import ModelFileError, load, load_weights, read_file, save, save_weights
-from .onnx_export import export_onnx
+from .onnx_export import Exportable, ExportSpec, export_onnx
 
 __all__ = [
+    "ExportSpec",
+    "Exportable",
     "ModelFileError",
     "check_writable",
     "export_onnx",

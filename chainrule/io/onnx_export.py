@@ -1,6 +1,6 @@
-"""ONNX export of an MLP (and of a table model's input standardisation and target
-scaling), so the network runs anywhere ONNX Runtime does.  Needs the optional extra
-``chainrule[onnx]``.
+"""ONNX export of an MLP, with the input standardisation and target scaling a model may
+carry around it, so the network runs anywhere ONNX Runtime does.  Needs the optional
+extra ``chainrule[onnx]``.
 
 The graph: [Sub mean, Div scale] -> (Gemm U b -> activation)* -> output layer
 -> [Mul scale, Add mean], with a dynamic batch dimension named "batch".
@@ -9,15 +9,73 @@ The graph: [Sub mean, Div scale] -> (Gemm U b -> activation)* -> output layer
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import MissingExtraError
-from ..nn import ELU, GELU, Dropout, Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
+from ..nn import (
+    ELU,
+    GELU,
+    MLP,
+    Dropout,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softplus,
+    Tanh,
+)
 from .files import write_atomic
 
 _SIMPLE = {ReLU: "Relu", Tanh: "Tanh", Sigmoid: "Sigmoid", Softplus: "Softplus"}
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What to export: a network and the affine maps around it, the function
+
+        x -> g((x - input_mean) / input_scale) * target_scale + target_mean
+
+    with g the network, its output layer included.  Without ``input_mean`` the inputs go
+    in as they are; with ``target_scale`` 1 and ``target_mean`` 0 the outputs come out as
+    the network gives them."""
+
+    network: MLP
+    input_mean: np.ndarray | None = None
+    input_scale: np.ndarray | None = None
+    target_mean: float = 0.0
+    target_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if (self.input_mean is None) != (self.input_scale is None):
+            raise ValueError("give the input mean and the input scale together, or neither")
+
+    @property
+    def scales_targets(self) -> bool:
+        return self.target_scale != 1.0 or self.target_mean != 0.0
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A model that says how it exports: its network and the scaling around it."""
+
+    def export_spec(self) -> ExportSpec: ...
+
+
+def _spec(model: MLP | ExportSpec | Exportable) -> ExportSpec:
+    if isinstance(model, ExportSpec):
+        return model
+    if isinstance(model, MLP):
+        return ExportSpec(model)
+    if isinstance(model, Exportable):
+        return model.export_spec()
+    raise TypeError(
+        f"cannot export a {type(model).__name__} to ONNX: give an MLP, an ExportSpec "
+        "or a model with an export_spec() method"
+    )
 
 
 def _onnx():
@@ -84,18 +142,20 @@ def _activation(builder: _GraphBuilder, layer: Any, x: str) -> str:
     raise ValueError(f"cannot export layer {type(layer).__name__} to ONNX")
 
 
-def export_onnx(model: Any, path: str | os.PathLike, opset: int = 17) -> None:
-    """Write ``model`` — an MLP, or a table model (with ``network``, ``input_mean``,
-    ``input_scale``, ``target_mean``, ``target_scale``) — as an ONNX file, checked with
+def export_onnx(
+    model: MLP | ExportSpec | Exportable, path: str | os.PathLike, opset: int = 17
+) -> None:
+    """Write ``model`` — an MLP, an :class:`ExportSpec`, or a model with ``export_spec()``
+    such as a table model — as an ONNX file, checked with
     ``onnx.checker.check_model(full_check=True)``, atomically."""
+    spec = _spec(model)
     onnx, TensorProto, helper, numpy_helper = _onnx()
-    network = getattr(model, "network", model)
+    network = spec.network
     builder = _GraphBuilder(helper, numpy_helper)
     x = "input"
-    mean, scale = getattr(model, "input_mean", None), getattr(model, "input_scale", None)
-    if mean is not None:
-        x = builder.node("Sub", [x, builder.constant("input_mean", mean)])
-        x = builder.node("Div", [x, builder.constant("input_scale", scale)])
+    if spec.input_mean is not None:
+        x = builder.node("Sub", [x, builder.constant("input_mean", spec.input_mean)])
+        x = builder.node("Div", [x, builder.constant("input_scale", spec.input_scale)])
     for layer in network.layers:
         if isinstance(layer, Linear):
             bias = layer.b.data if layer.b is not None else np.zeros(layer.out_features)
@@ -108,11 +168,10 @@ def export_onnx(model: Any, path: str | os.PathLike, opset: int = 17) -> None:
         x = builder.node("Softmax", [x], axis=-1)
     elif network.output == "sigmoid":
         x = builder.node("Sigmoid", [x])
-    target_scale = float(getattr(model, "target_scale", 1.0))
-    target_mean = float(getattr(model, "target_mean", 0.0))
-    if getattr(model, "task", None) == "regress" and (target_scale != 1.0 or target_mean != 0.0):
-        x = builder.node("Mul", [x, builder.constant("target_scale", np.array(target_scale))])
-        x = builder.node("Add", [x, builder.constant("target_mean", np.array(target_mean))])
+    if spec.scales_targets:
+        scale, mean = np.array(float(spec.target_scale)), np.array(float(spec.target_mean))
+        x = builder.node("Mul", [x, builder.constant("target_scale", scale)])
+        x = builder.node("Add", [x, builder.constant("target_mean", mean)])
     builder.nodes.append(helper.make_node("Identity", [x], ["output"], name="output"))
     graph = helper.make_graph(
         builder.nodes,

@@ -7,8 +7,8 @@ import onnxruntime
 import pytest
 
 from chainrule import nn
-from chainrule.io import export_onnx
-from chainrule.tabular import TabularModel
+from chainrule.io import ExportSpec, export_onnx
+from chainrule.tabular import TabularModel, TrainOptions
 
 
 def run_onnx(path, X):
@@ -37,11 +37,63 @@ def test_table_model_export_includes_scaling(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(loc=50, scale=10, size=(200, 4))
     y = X[:, 0] * 3 + 7
-    options = __import__("chainrule.tabular", fromlist=["TrainOptions"]).TrainOptions(
-        epochs=3, verbose=0
-    )
+    options = TrainOptions(epochs=3, verbose=0)
     model, _ = TabularModel.train(X, y, ["a", "b", "c", "d"], "y", "regress", options)
     path = tmp_path / "m.onnx"
     export_onnx(model, path)
     got = run_onnx(path, X)[:, 0]
     np.testing.assert_allclose(got, model.predict(X), rtol=1e-5, atol=1e-3)
+
+
+def _table_model(task, **options):
+    rng = np.random.default_rng(1)
+    X = rng.normal(loc=20, scale=5, size=(150, 3))
+    y = X[:, 0] - X[:, 2] if task == "regress" else (X[:, 0] > X[:, 2]).astype(int)
+    model, _ = TabularModel.train(
+        X, y, ["a", "b", "c"], "y", task, TrainOptions(epochs=3, verbose=0, **options)
+    )
+    return model, X
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_table_classifier_export_matches_its_probabilities(tmp_path, output):
+    model, X = _table_model("classify", output=output)
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path)
+    got = run_onnx(path, X)
+    expected = model.predict_proba(X)[:, 1:] if output == "sigmoid" else model.predict_proba(X)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    names = {init.name for init in onnx.load(str(path)).graph.initializer}
+    assert any(name.startswith("input_mean") for name in names)
+    assert not any(name.startswith("target_") for name in names)  # no scaling for classes
+
+
+def test_table_model_export_spec_is_what_export_writes(tmp_path):
+    model, X = _table_model("regress")
+    spec = model.export_spec()
+    assert spec.network is model.network
+    assert (spec.target_mean, spec.target_scale) == (model.target_mean, model.target_scale)
+    export_onnx(spec, tmp_path / "spec.onnx")
+    export_onnx(model, tmp_path / "model.onnx")
+    assert (tmp_path / "spec.onnx").read_bytes() == (tmp_path / "model.onnx").read_bytes()
+    np.testing.assert_allclose(
+        run_onnx(tmp_path / "spec.onnx", X)[:, 0], model.predict(X), rtol=1e-5, atol=1e-3
+    )
+
+
+def test_an_export_spec_scales_around_a_plain_network(tmp_path):
+    network = nn.MLP([2, 4, 1], activation="tanh", seed=3)
+    mean, scale = np.array([1.0, -2.0]), np.array([0.5, 4.0])
+    spec = ExportSpec(network, mean, scale, target_mean=10.0, target_scale=3.0)
+    export_onnx(spec, tmp_path / "m.onnx")
+    X = np.random.default_rng(0).normal(size=(9, 2))
+    expected = network.predict(((X - mean) / scale).astype(np.float32)) * 3.0 + 10.0
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", X), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_that_is_not_exportable_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="cannot export a dict to ONNX"):
+        export_onnx({"network": None}, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="input mean and the input scale together"):
+        ExportSpec(nn.MLP([2, 1]), input_mean=np.zeros(2))
+    assert not (tmp_path / "m.onnx").exists()
