@@ -7,10 +7,10 @@ history = cr.fit(model, "cross_entropy", cr.optim.SGD(model.parameters(), lr=0.1
 """
 
 from . import io, nn, optim, training
+from ._version import __version__
 from .autodiff import *  # noqa: F403 - the engine's public API is chainrule's
 from .autodiff import __all__ as _engine_all
 from .io import load, save
 from .training import fit
 
-__version__ = "0.1.0"
 __all__ = [*_engine_all, "__version__", "fit", "io", "load", "nn", "optim", "save", "training"]

@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
+from ._version import __version__
 from .errors import MissingExtraError
 from .evaluation import EvaluationReport, RegressionReport
 from .nn import StateDictError

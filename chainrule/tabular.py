@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .evaluation import EvaluationReport, classification_report, regression_report
 from .io import ExportSpec, ModelFileError, open_atomic
 from .io import load as load_network
