@@ -166,7 +166,7 @@ def test_every_vjp_returns_new_arrays_that_share_nothing(contract_checked):
         a @ b.T, a.reshape(4, 3).T, a[1:], a[[0, 0, 2]], cr.concatenate([a, b], axis=0),
         cr.stack([a, b]), cr.linear(a, leaf((4, 2)), leaf(2)), cr.sum_of_squares(a, b),
     ]  # fmt: skip
-    for name, gate in fused.LINEAR_THEN.items():
+    for name in fused.LINEAR_THEN:
         terms.append(cr.linear_activation(a, leaf((4, 2)), leaf(2), name, **OPTIONS.get(name, {})))
     total = sum((t * rng.normal(size=t.shape)).sum() for t in terms)
     total.backward()
