@@ -192,8 +192,8 @@ class MLP(Module):
         return f"sizes={self.sizes}, output={self.output}"
 
 
-# The options of a gate that takes none.  A plain dict, as ``**`` unpacks a dict several
-# times faster than a read-only mapping; it is never written to (``**`` copies it).
+# The options of a gate that takes none.  A plain dict, as ``**`` unpacks a dict faster
+# than a read-only mapping; it is never written to (``**`` copies it).
 _NO_OPTIONS: dict[str, Any] = {}
 
 # One step of the plan: the gate it applies (None for an identity, or dropout, which

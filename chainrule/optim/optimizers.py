@@ -54,7 +54,7 @@ class _Group:
         """Whether the parameters still hold the arrays this group was made from."""
         if len(params) != len(self.arrays):
             return False
-        # a plain loop: all() over a generator costs twice as much, once per step
+        # a plain loop: all() over a generator costs more, and this runs once per step
         for p, array in zip(params, self.arrays):  # noqa: B905, SIM110 - lengths compared
             if p.data is not array:
                 return False
