@@ -120,7 +120,7 @@ class Optimizer:
         """Update every parameter that has a gradient.
 
         ``release_grads=True`` also sets every ``p.grad`` to None, as :meth:`zero_grad`
-        does, taking each gradient with ``Tensor.take_grad``: the update then works in
+        does, taking the gradients with ``take_grads``: the update then works in
         the gradient's own array when backpropagation made it for that parameter alone
         and nobody has read ``p.grad`` since.
 
