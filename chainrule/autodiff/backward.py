@@ -221,15 +221,16 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
 
 
 def _fit(grad: Any, data: Any) -> Any:
-    """Make a gate's gradient an array of the input's shape and dtype."""
-    if isinstance(grad, np.generic):
-        grad = np.asarray(grad)
+    """Make a gate's gradient an array of the input's shape and dtype (NumPy turns a
+    sum over every axis into a scalar: it is made an array again, last)."""
     if grad.shape != data.shape:
         grad = unbroadcast(grad, data.shape)
         if grad.shape != data.shape:  # e.g. a gate returned a scalar for an array input
             grad = array_module(grad).broadcast_to(grad, data.shape)
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
+    if isinstance(grad, np.generic):
+        grad = np.asarray(grad)
     return grad
 
 

@@ -16,8 +16,8 @@ parameters frozen) and one loss link made by the ``*_link`` functions of
 * E: frozen parameters get no gradient, and a chain with nothing to train is an error.
 
 Explicit examples add the patterns where ownership matters, which random draws seldom
-put side by side.  A bug found on the way (a 0-d parameter's gradient) is the strict
-xfail at the end.
+put side by side.  The last two tests hold a bug found on the way: a 0-d parameter's
+gradient came out of the chain walker as a NumPy scalar, reported owned.
 
 Every example is built twice or more from the same drawn arrays, each time on fresh
 copies, so that no two runs share an array.
@@ -583,21 +583,10 @@ def test_a_chain_with_nothing_to_train_is_an_error(spec: ChainSpec) -> None:
 # A bug found: a 0-d parameter's gradient from the chain walker is a NumPy scalar
 # --------------------------------------------------------------------------------------
 
-SCALAR_GRADIENT = (
-    "the chain walker leaves a 0-d parameter's first gradient as a NumPy scalar "
-    "(np.float64), where the graph gives a 0-d ndarray, and take_grads reports it owned: "
-    "backward._fit converts an np.generic only before unbroadcast, whose sum over every "
-    "axis returns a scalar; the graph walker fits twice (in _walk, then in "
-    "accumulate_grad), so its second _fit converts it. An optimizer that reuses an owned "
-    "gradient (SGD with momentum or weight decay, Adam; step(release_grads=True)) then "
-    "fails with TypeError: return arrays must be of ArrayType"
-)
-
 # A trainable 0-d parameter added to the carried value: its gradient is summed over it all.
 SCALAR_ADD = LinkSpec("add_scalar", elementary.ADD, (np.array(0.3),), ("parameter",))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SCALAR_GRADIENT)
 @reproducible(10)
 @given(spec=chains(), where=st.integers(0, 6))
 def test_every_gradient_is_an_array_as_the_graphs(spec: ChainSpec, where: int) -> None:
@@ -610,7 +599,6 @@ def test_every_gradient_is_an_array_as_the_graphs(spec: ChainSpec, where: int) -
         assert type(ours.grad) is np.ndarray, f"a {type(ours.grad).__name__}, not an array"
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=SCALAR_GRADIENT)
 @reproducible(10)
 @given(spec=chains(), where=st.integers(0, 6))
 def test_an_owned_gradient_can_be_written_over_in_place(spec: ChainSpec, where: int) -> None:
