@@ -5,7 +5,12 @@ For every node, in reverse topological order (each node after all the nodes that
     downstream gradient = upstream gradient x local gradient      (the gate's vjp)
 
 and where a value feeds several gates, their gradients add (the notes' copy gate).
-This module also holds the engine's one treatment of broadcasting: :func:`unbroadcast`.
+
+This module also holds what both walkers (this graph walker and the chain walker of
+:mod:`.chain`) share: where backpropagation starts (:func:`seed`), the one way a
+gradient reaches a tensor's ``grad`` (:func:`accumulate_grad`, which also records whether
+the tensor owns that array), and the engine's one treatment of broadcasting
+(:func:`unbroadcast`).
 """
 
 from __future__ import annotations
