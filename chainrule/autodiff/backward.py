@@ -200,16 +200,18 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
         for parent, grad, need in zip(parents, downstream, needs):  # noqa: B905
             if grad is None or not need:
                 continue
-            data = parent.data
-            if (
-                grad.__class__ is not ndarray
-                or grad.shape != data.shape
-                or grad.dtype is not data.dtype
-            ):
-                grad = _fit(grad, data)
-            if anomaly:
-                check_finite(grad, gate, "backward", [p.data for p in parents])
-            if parent._gate is None:
+            leaf = parent._gate is None
+            if not leaf or anomaly:  # (accumulate_grad fits a leaf's gradient itself)
+                data = parent.data
+                if (
+                    grad.__class__ is not ndarray
+                    or grad.shape != data.shape
+                    or grad.dtype is not data.dtype
+                ):
+                    grad = _fit(grad, data)
+                if anomaly:
+                    check_finite(grad, gate, "backward", [p.data for p in parents])
+            if leaf:
                 accumulate_grad(parent, grad, made_from)
                 continue
             previous = parent._acc

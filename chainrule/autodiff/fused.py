@@ -66,20 +66,24 @@ def _fuse_with_linear(activation: Gate) -> Gate:
     gradient over an upstream gradient the caller owns.  Options of the activation
     (leaky_relu's ``slope``, elu's ``alpha``) pass through."""
 
+    act_forward, act_vjp = activation.forward, activation.vjp
+    in_place = activation.forward_out
+
     def forward(xp, x, weight, bias, **options):
         z, linear_saved = _linear(xp, x, weight, bias)
-        if activation.forward_out:
-            options["out"] = z
-        out, act_saved = activation.forward(xp, z, **options)
+        if in_place:
+            out, act_saved = act_forward(xp, z, out=z, **options)
+        else:
+            out, act_saved = act_forward(xp, z, **options)
         return out, (linear_saved, act_saved)
 
     def vjp(xp, g, saved, needs, out=None):
         """upstream -> the activation's vjp -> the linear gate's vjp."""
         linear_saved, act_saved = saved
         if out is None:
-            (gz,) = activation.vjp(xp, g, act_saved, (True,))
+            (gz,) = act_vjp(xp, g, act_saved, (True,))
         else:
-            (gz,) = activation.vjp(xp, g, act_saved, (True,), out=out)
+            (gz,) = act_vjp(xp, g, act_saved, (True,), out=out)
         return _linear_vjp(xp, gz, linear_saved, needs)
 
     return register_gate(f"linear_{activation.name}", forward, vjp, vjp_out=activation.vjp_out)

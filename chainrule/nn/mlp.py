@@ -107,7 +107,7 @@ class MLP(Module):
     def _forward(self, x: Any, logits: bool) -> Tensor:
         """Record the network's links on the graph (:func:`record`), or, when its layers
         are not all gates (a module put in ``layers`` by hand), call them in turn."""
-        plan = self._steps(logits)
+        plan = self._plans[logits] if self._plan_of is self.layers else self._steps(logits)
         if plan is None:
             for layer in self.layers:
                 x = layer(x)

@@ -390,13 +390,12 @@ def test_the_chain_writes_an_activation_gradient_over_an_upstream_it_owns(
     from chainrule.autodiff import gates
 
     written_over = []
-    gate = gates.GATES[activation]
+    gate = gates.GATES[f"linear_{activation}"]  # a hidden layer and its activation
     vjp = gate.vjp
 
     def spy(xp, g, saved, needs, out=None):
-        (result,) = vjp(xp, g, saved, needs, out=out)
-        written_over.append(out is g and result is g)
-        return (result,)
+        written_over.append(out is g)
+        return vjp(xp, g, saved, needs, out=out)
 
     monkeypatch.setattr(gate, "vjp", spy)
     chain_model, graph_model = twin_models(activation=activation)
