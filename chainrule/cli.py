@@ -85,6 +85,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
+    from .explain.drawing import FORMATS
     from .explain.expressions import GATE_MODES
     from .explain.figures import FIGURES, TOY_DATASETS
     from .nn.mlp import OUTPUTS
@@ -178,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="as-typed",
         help="sigmoid as one gate (compact) or as negate, exp, +1, 1/x (elementary)",
     )
-    explain.add_argument("--draw", help="draw the graph to a .svg, .png, .pdf or .dot file")
+    formats = ", ".join(f".{name}" for name in FORMATS)
+    explain.add_argument("--draw", help=f"draw the graph to a file: {formats}")
     explain.add_argument(
         "--compare", action="store_true", help="numerical and symbolic gradients beside"
     )

@@ -178,6 +178,10 @@ class _EpochEnd(Callback):
         else:
             monitored = logs["loss"]
         self.rule.update(monitored, est.tol, state.model)
+        if est.early_stopping:  # the best so far, as scikit-learn keeps it epoch by epoch
+            est.best_validation_score_ = self.rule.best
+        else:
+            est.best_loss_ = self.rule.best
         if est.solver == "sgd" and est.learning_rate == "invscaling":
             state.optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         if self.rule.exhausted(est.n_iter_no_change):
@@ -196,6 +200,7 @@ class _EpochEnd(Callback):
 
 class _BaseMLP(BaseEstimator):
     _is_classifier = False
+    _no_improvement: _NoImprovement | None = None  # made by the first fit
 
     def __init__(
         self,
@@ -493,6 +498,8 @@ class _BaseMLP(BaseEstimator):
         network = self.network_
         if self._optimizer is None or not (incremental or self.warm_start):
             self._optimizer = self._make_optimizer(network)
+        if self._no_improvement is None:  # an estimator pickled before the rule existed
+            self._no_improvement = _NoImprovement("score" if self.early_stopping else "loss")
         epoch_end = _EpochEnd(self, self._no_improvement, validation, len(train.X), incremental)
         fit(
             network,

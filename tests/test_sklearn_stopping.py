@@ -96,3 +96,39 @@ def test_partial_fit_refuses_early_stopping_before_training(estimator):
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
         model.partial_fit(X, y, **extra)
     assert not hasattr(model, "network_")
+
+
+def test_the_best_loss_is_kept_epoch_by_epoch_as_scikit_learn_keeps_it():
+    """A callback sees best_loss_ as the best so far at the end of every epoch, not only
+    after fit (the estimator's own epoch end runs after the user's callbacks, so theirs
+    sees the epochs recorded before this one)."""
+    from chainrule.training import Callback
+
+    X, y = load_iris(return_X_y=True)
+    seen = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, state, epoch, logs):
+            seen.append((clf.best_loss_, min(clf.loss_curve_, default=np.inf)))
+
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=12, random_state=0, callbacks=[Watch()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert len(seen) == 12 and seen[-1][0] < seen[1][0]
+    for best, lowest in seen:
+        assert best == lowest
+
+
+def test_an_estimator_pickled_before_the_rule_existed_fits_on():
+    """An estimator unpickled from an earlier version has no no-improvement rule: a
+    warm start or partial_fit makes one instead of failing."""
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        del clf.__dict__["_no_improvement"]  # as a pickle from before has it
+        clf.fit(X, y)
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 7

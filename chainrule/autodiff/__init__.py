@@ -8,7 +8,7 @@ from .backward import (
     topological_order,
     unbroadcast,
 )
-from .chain import Link, record, value_and_grad_of_chain
+from .chain import AnyLink, Link, record, value_and_grad_of_chain
 from .functional import (
     abs,
     clip,
@@ -51,6 +51,7 @@ from .tensors import Tensor, apply, take_grads, tensor, zero_grad
 __all__ = [
     "GATES",
     "AnomalyError",
+    "AnyLink",
     "Gate",
     "GradcheckError",
     "GradcheckReport",

@@ -101,6 +101,12 @@ def _number_seed(start: Any, output: Any) -> Any:
     """A 0-d seed given for a one-element output, reshaped to it; else the error."""
     if start.ndim == 0 and output.size == 1:
         return start.reshape(output.shape)
+    if start.ndim == 0:
+        raise ValueError(
+            f"backward() from a number needs a single-element output; this one has shape "
+            f"{output.shape}. Reduce it to a scalar first (a loss is a mean), or pass "
+            "backward(gradient) an array of that shape."
+        )
     raise ValueError(
         f"backward(gradient): the gradient has shape {start.shape} but the output "
         f"has shape {output.shape}"

@@ -40,7 +40,12 @@ class Link(NamedTuple):
     options: Mapping[str, Any] = MappingProxyType({})
 
 
-def record(x: Tensor, links: Iterable[Link]) -> Tensor:
+# What the walkers take for a link: a Link, or the same three things as a plain tuple,
+# which the hot paths make (a tuple is cheaper to make than a NamedTuple).
+AnyLink = Link | tuple[Gate, tuple[Tensor, ...], Mapping[str, Any]]
+
+
+def record(x: Tensor, links: Iterable[AnyLink]) -> Tensor:
     """Run ``x`` through ``links`` on the graph: each link's gate applied with
     :func:`apply`, so that ``backward()`` can walk it.  The chain walker,
     :func:`value_and_grad_of_chain`, runs the same links without the graph."""
@@ -50,7 +55,7 @@ def record(x: Tensor, links: Iterable[Link]) -> Tensor:
 
 
 def value_and_grad_of_chain(
-    x: Any, links: Sequence[Link], loss: Link, gradient: float = 1.0
+    x: Any, links: Sequence[AnyLink], loss: AnyLink, gradient: float = 1.0
 ) -> float:
     """Run ``x`` through ``links`` and then ``loss`` (a gate with a scalar output, made
     for the shape and dtype of the last value), backpropagate from that output, add each
@@ -120,10 +125,11 @@ def value_and_grad_of_chain(
         carried_grad = grads[0]
         if carried_grad is None or not need[0]:  # nothing before this link wants one
             break
-        # ours when the vjp made it (not the upstream, not a view: the gates' contract)
-        # or wrote it over the upstream that was ours
+        # ours when the vjp made it (not the upstream, not a view: the gates' contract),
+        # or wrote it over the upstream that was ours and gave no other input a gradient
+        # (which could be a view of it)
         owned = (
-            carried_grad.base is None if carried_grad is not upstream else write_over
+            carried_grad.base is None if carried_grad is not upstream else write_over and not inputs
         ) and carried_grad.__class__ is np.ndarray
         upstream = carried_grad
     return float(value)

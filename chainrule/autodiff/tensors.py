@@ -352,13 +352,14 @@ def take_grads(tensors: Sequence[Tensor], release: bool = True) -> list[tuple[An
     each, the array (or None) and whether the engine made it for this tensor alone and
     nobody has read ``grad`` since (see ``backward.accumulate_grad``): the taker then
     owns that array and may overwrite it.  With ``release=False`` the gradients stay
-    where they are, to be read (not kept) by the caller, and none is owned.  One call
-    for all of an optimizer's parameters."""
+    where they are, as reading ``grad`` leaves them: no longer owned by anyone.  One
+    call for all of an optimizer's parameters."""
     taken = []
     for tensor in tensors:
         grad = tensor._grad
-        if not release:
+        if not release:  # read by the caller, who may keep it: no one owns it any more
             taken.append((grad, False))
+            tensor._grad_owned = False
             continue
         taken.append((grad, grad is not None and tensor._grad_owned))
         tensor._grad = None

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import autodiff as ad
 from ..autodiff import Tensor, apply, fused
-from ..autodiff.chain import Link, record
+from ..autodiff.chain import AnyLink, record
 from ..autodiff.tensors import constant
 
 
@@ -155,7 +155,7 @@ def cross_entropy_link(
     target: Any,
     sample_weight: Any = None,
     checked: bool = False,
-) -> Link:
+) -> AnyLink:
     """The softmax_cross_entropy gate on logits of this shape and dtype, with its checked
     targets and each sample's share of the mean: the loss as the last link of a chain of
     gates.  (Only the logits' shape and dtype are needed, so a chain makes this link
@@ -170,7 +170,7 @@ def cross_entropy_link(
     if y.ndim == 2:
         y = y.astype(dtype)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return (fused.SOFTMAX_CROSS_ENTROPY, (), {"target": y, "weights": shares})  # type: ignore[return-value]
+    return (fused.SOFTMAX_CROSS_ENTROPY, (), {"target": y, "weights": shares})
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, sample_weight: Any = None) -> Tensor:
@@ -187,7 +187,7 @@ def binary_cross_entropy_with_logits_link(
     target: Any,
     sample_weight: Any = None,
     checked: bool = False,
-) -> Link:
+) -> AnyLink:
     """The sigmoid_binary_cross_entropy gate on logits of this shape (N, D) and dtype,
     with its checked targets and each sample's share: the loss as a chain's last link.
     ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
@@ -196,7 +196,7 @@ def binary_cross_entropy_with_logits_link(
     if not checked:
         _check_unit_interval(y, name)
     shares = _sample_shares(sample_weight, shape[0], dtype)
-    return (fused.SIGMOID_BINARY_CROSS_ENTROPY, (), {"target": y, "weights": shares})  # type: ignore[return-value]
+    return (fused.SIGMOID_BINARY_CROSS_ENTROPY, (), {"target": y, "weights": shares})
 
 
 def mse(prediction: Any, target: Any, half: bool = False, sample_weight: Any = None) -> Tensor:
@@ -221,14 +221,14 @@ def mse_link(
     half: bool = False,
     sample_weight: Any = None,
     checked: bool = False,
-) -> Link:
+) -> AnyLink:
     """The squared_error gate on predictions of this shape (N, D) and dtype, with its
     checked targets (a constant) and each sample's share: the loss as a chain's last link.
     ``checked=True``: as for :func:`cross_entropy_link`, the values are not looked at."""
     y = constant(_targets_like(target, shape, dtype, "mse", checked=checked))
     shares = _sample_shares(sample_weight, shape[0], dtype)
     options = {"weights": shares, "scale": 0.5 if half else 1.0}
-    return (fused.SQUARED_ERROR, (y,), options)  # type: ignore[return-value]
+    return (fused.SQUARED_ERROR, (y,), options)
 
 
 # The notes' forms on probabilities --------------------------------------------------------

@@ -111,8 +111,9 @@ class Linear(Module):
 class Activation(Module):
     """An activation gate as a module; ``name`` is its name in model files.
 
-    ``gate`` is the elementwise gate it applies (None when it is not one, as softmax
-    and identity), with keyword options ``gate_options()``: a Linear layer can fuse it.
+    ``gate`` is the gate it applies (None for the identity), with keyword options
+    ``gate_options()``; a Linear layer fuses an elementwise one into a single gate
+    (softmax, which mixes a row's values, stays a gate of its own).
     """
 
     name = "activation"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, no_grad
-from ..autodiff.chain import Link, value_and_grad_of_chain
+from ..autodiff.chain import AnyLink, value_and_grad_of_chain
 from ..autodiff.mode import state
 from . import functional as F
 from .functional import LossInputError
@@ -30,11 +30,11 @@ class Loss:
     name = "loss"
     fuses: str | None = None
     needs_output: str | None = None
-    # link(shape, dtype, target, sample_weight, checked) -> Link: the loss as one gate on
+    # link(shape, dtype, target, sample_weight, checked) -> a link: the loss as one gate on
     # an (N, D) prediction of that shape and dtype, the last of a chain of gates (see
     # value_and_grad), targets already checked by check_targets when ``checked``; None
     # for a loss that is not one gate
-    link: Callable[..., Link] | None = None
+    link: Callable[..., AnyLink] | None = None
 
     def __call__(self, prediction: Any, target: Any, sample_weight: Any = None) -> Tensor:
         raise NotImplementedError

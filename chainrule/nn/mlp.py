@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor
-from ..autodiff.chain import Link, record
+from ..autodiff.chain import AnyLink, record
 from ..autodiff.elementary import MUL
 from ..autodiff.gates import Gate
 from ..autodiff.tensors import constant
@@ -42,6 +42,12 @@ class MLP(Module):
     ``forward(x)`` returns the output layer's values; ``logits(x)`` the values before
     it (what the fused losses take).
     """
+
+    # The forward plan (see _plan_for) and the layers and output layer it was made from;
+    # class-level, so that a network pickled before the plan existed makes one too.
+    _plans: tuple[list[Step] | None, list[Step] | None] = (None, None)
+    _plan_of: tuple[Module, ...] | None = None
+    _plan_output: Module | None = None
 
     def __init__(
         self,
@@ -83,8 +89,6 @@ class MLP(Module):
                 if self.dropout > 0:
                     layers.append(Dropout(self.dropout, rng=rng))
         self.layers: tuple[Module, ...] = tuple(layers)
-        self._plan_of: tuple[Module, ...] | None = None  # the layers _plans were made from
-        self._plans: tuple[list[Step] | None, list[Step] | None] = (None, None)
         self.output_layer: Activation = make_activation(output)
         self.flatten_parameters()  # one array: one optimizer call per operation
 
@@ -102,12 +106,14 @@ class MLP(Module):
         return self._forward(x, logits=True)
 
     def forward(self, x: Any) -> Tensor:
+        if type(self).logits is not MLP.logits:  # a subclass's own logits, then the output
+            return self.output_layer(self.logits(x))
         return self._forward(x, logits=False)
 
     def _forward(self, x: Any, logits: bool) -> Tensor:
         """Record the network's links on the graph (:func:`record`), or, when its layers
         are not all gates (a module put in ``layers`` by hand), call them in turn."""
-        plan = self._plans[logits] if self._plan_of is self.layers else self._steps(logits)
+        plan = self._plan_for(logits)
         if plan is None:
             for layer in self.layers:
                 x = layer(x)
@@ -116,7 +122,9 @@ class MLP(Module):
         data = x.data
         return record(x, self._links(plan, data.shape[:-1], data.dtype))
 
-    def chain(self, x: Any, logits: bool = False) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+    def chain(
+        self, x: Any, logits: bool = False
+    ) -> tuple[Any, list[AnyLink], tuple[int, ...]] | None:
         """:meth:`forward` (or, with ``logits=True``, :meth:`logits`) on a batch x as a
         chain of gates for the chain walker: the checked input array, the links (the
         very links the forward records) and the output's shape.  None when the forward
@@ -125,7 +133,7 @@ class MLP(Module):
         cls = type(self)
         if cls.forward is not MLP.forward or cls.logits is not MLP.logits:
             return None
-        plan = self._steps(logits)
+        plan = self._plan_for(logits)
         if plan is None:
             return None
         array = self.layers[0].input_array(x)
@@ -134,37 +142,37 @@ class MLP(Module):
         links = self._links(plan, array.shape[:-1], array.dtype)
         return array, links, (len(array), self.sizes[-1])
 
-    def _steps(self, logits: bool) -> list[Step] | None:
+    def _plan_for(self, logits: bool) -> list[Step] | None:
         """The network's forward plan (up to the logits, or to the output), made once
-        from ``layers`` (again if they are replaced): each Linear with the activation
-        after it as one fused gate, dropout, the output layer last.  None when a layer
-        is not a gate."""
-        if self._plan_of is not self.layers:
+        from ``layers`` and ``output_layer`` (again if either is replaced): each Linear
+        with the activation after it as one fused gate, dropout, the output layer last.
+        None when a layer is not a gate."""
+        if self._plan_of is not self.layers or self._plan_output is not self.output_layer:
             plan = _plan([*self.layers, self.output_layer])
             self._plans = (None, None) if plan is None else (plan, plan[:-1])
-            self._plan_of = self.layers
+            self._plan_of, self._plan_output = self.layers, self.output_layer
         return self._plans[logits]
 
-    def _links(self, plan: list[Step], batch_shape: tuple[int, ...], dtype: Any) -> list[Link]:
+    def _links(self, plan: list[Step], batch_shape: tuple[int, ...], dtype: Any) -> list[AnyLink]:
         """The links of one forward pass on a batch of this shape: each step's gate with
         its inputs (a Linear's U and b, read now: a replaced weight matrix is the one
         used) and its options as they are now; active dropout draws its mask (in layer
         order, from its own random source) and multiplies by it."""
-        links: list[Link] = []
+        links: list[AnyLink] = []
         width = self.sizes[0]
         for gate, module, options_from, linear in plan:
             if gate is None:  # an identity, or dropout: a link only when it drops
                 if isinstance(module, Dropout) and module.active:
                     mask = module.draw_scale((*batch_shape, width), dtype)
-                    links.append((MUL, (constant(mask),), _NO_OPTIONS))  # type: ignore[arg-type]
+                    links.append((MUL, (constant(mask),), _NO_OPTIONS))
                 continue
             options = _NO_OPTIONS if options_from is None else options_from.gate_options()
             # plain (gate, inputs, options) triples: cheaper to make than Links
             if linear:
-                links.append((gate, (module.U, module.b), options))  # type: ignore[arg-type]
+                links.append((gate, (module.U, module.b), options))
                 width = module.out_features
             else:
-                links.append((gate, (), options))  # type: ignore[arg-type]
+                links.append((gate, (), options))
         return links
 
     def hidden_activations(self, x: Any) -> list[np.ndarray]:

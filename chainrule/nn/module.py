@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff import Tensor, no_grad
-from ..autodiff.chain import Link
+from ..autodiff.chain import AnyLink
 
 
 class Parameter(Tensor):
@@ -47,7 +47,9 @@ class Module:
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
 
-    def chain(self, x: Any, logits: bool = False) -> tuple[Any, list[Link], tuple[int, ...]] | None:
+    def chain(
+        self, x: Any, logits: bool = False
+    ) -> tuple[Any, list[AnyLink], tuple[int, ...]] | None:
         """The forward on x (its logits, with ``logits=True``) as a chain of gates that
         :func:`~chainrule.nn.value_and_grad` may run without recording a graph: the
         checked input array, the links (those the forward records) and the shape of the

@@ -188,3 +188,13 @@ def test_backward_from_a_leaf_gives_one():
     x = cr.tensor(5.0, requires_grad=True)
     x.backward()
     assert x.grad.item() == 1.0
+
+
+def test_a_number_seeds_a_single_element_output_and_is_refused_for_more():
+    """backward(c) for a one-element output of any rank seeds it with c (as grad_scale
+    does); for an output of more elements the error says what to do."""
+    x = cr.tensor(np.array([1.5, -2.0]), requires_grad=True)
+    (x * x).sum().reshape(1, 1).backward(3.0)
+    np.testing.assert_array_equal(x.grad, 3.0 * 2 * x.data)
+    with pytest.raises(ValueError, match=r"single-element output; this one has shape \(2,\)"):
+        (x * x).backward(3.0)

@@ -136,6 +136,9 @@ def contract_checked(monkeypatch):
                 assert not np.shares_memory(r, g), gate.name
                 assert not any(np.shares_memory(r, k) for k in kept), gate.name
                 assert not any(np.shares_memory(r, o) for o in claimed_new[i + 1 :]), gate.name
+            views = [r for r in grads if isinstance(r, np.ndarray) and r.base is not None]
+            for view in views:  # a view of g may be handed on; of a new array, never
+                assert not any(np.shares_memory(view, r) for r in claimed_new), gate.name
             return grads
 
         return wrapper
@@ -177,6 +180,21 @@ def test_every_vjp_returns_new_arrays_that_share_nothing(contract_checked):
     ).backward()
     cr.nn.functional.mse(logits, rng.normal(size=(5, 3))).backward()
     assert {name for name in GATES if name not in contract_checked} == set()
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_the_vjps_a_chain_writes_over_its_upstream_keep_the_contract(
+    contract_checked, activation, batch
+):
+    """The same check on the chain walker's path, where a gate with vjp_out writes its
+    local gradient over an upstream the walker owns (a batch of one: the bias gradient
+    is then a view of that upstream)."""
+    rng = np.random.default_rng(1)
+    model = cr.nn.MLP([4, 5, 3, 2], activation, "sigmoid", seed=0, dtype="float64")
+    x, y = rng.normal(size=(batch, 4)), rng.uniform(size=(batch, 2))
+    cr.nn.value_and_grad(model, "mse")(x, y)  # the sigmoid output is a link of its own
+    assert {f"linear_{activation}", "sigmoid", "squared_error"} <= contract_checked
 
 
 def test_a_second_copy_of_a_formula_is_not_kept_beside_the_first():

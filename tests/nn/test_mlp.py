@@ -201,3 +201,41 @@ def test_predict_runs_without_graph_in_eval_mode_and_restores_mode():
     a, b = model.predict(X, batch_size=3), model.predict(X)
     np.testing.assert_array_equal(a, b)  # dropout off: deterministic
     assert model.training
+
+
+def test_a_replaced_output_layer_is_the_one_used_next():
+    """The forward plan is made again when the output layer is replaced, as when the
+    layers are: on the graph and on the chain alike."""
+    model = nn.MLP([3, 4, 2], activation="tanh", output="softmax", seed=0, dtype="float64")
+    X = np.ones((2, 3))
+    assert np.allclose(model(X).data.sum(axis=1), 1.0)  # softmax, and a plan made
+    model.output_layer = nn.layers.Identity()
+    np.testing.assert_array_equal(model(X).data, model.logits(X).data)
+    _, links, _ = model.chain(X)
+    assert [link[0].name for link in links] == ["linear_tanh", "linear"]
+
+
+def test_a_subclass_logits_is_what_forward_applies_the_output_layer_to():
+    class Silenced(nn.MLP):
+        def logits(self, x):
+            return super().logits(x) * 0.0
+
+    model = Silenced([3, 4, 2], output="softmax", seed=0, dtype="float64")
+    np.testing.assert_allclose(model(np.ones((1, 3))).data, [[0.5, 0.5]])
+    assert model.chain(np.ones((1, 3))) is None  # not the plain chain: the graph
+
+
+def test_a_network_pickled_before_the_forward_plan_existed_still_predicts():
+    """A network saved by an earlier version (pickled by joblib, say) has none of the
+    plan's attributes: it makes its plan at the first call."""
+    import pickle
+
+    model = nn.MLP([3, 4, 2], output="softmax", seed=0, dtype="float64")
+    expected = model.predict(np.ones((2, 3)))
+    state = pickle.loads(pickle.dumps(model)).__dict__
+    for name in ("_plans", "_plan_of", "_plan_output"):
+        state.pop(name, None)
+    state.update(_steps_of=(), _steps=[], _chain_steps=None)  # the old caches
+    old = nn.MLP.__new__(nn.MLP)
+    old.__dict__.update(state)
+    np.testing.assert_array_equal(old.predict(np.ones((2, 3))), expected)
