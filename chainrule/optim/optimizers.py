@@ -206,8 +206,8 @@ class Optimizer:
             return None
         grads = []
         dtype = group.dtype
-        taken = take_grads(params, release=False)
-        for (grad, _), shape in zip(taken, group.shapes):  # noqa: B905 - fits() compared lengths
+        for p, shape in zip(params, group.shapes):  # noqa: B905 - fits() compared lengths
+            grad = p.grad  # read, to be copied into the flat vector
             if grad is None or grad.shape != shape or grad.dtype is not dtype:
                 return None
             grads.append(grad)
