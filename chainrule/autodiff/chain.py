@@ -114,7 +114,7 @@ def value_and_grad_of_chain(
         need = needs[i]
         write_over = owned and gate.vjp_out
         if write_over:
-            grads = gate.vjp(xp, upstream, saved[i], need, out=upstream)
+            grads = gate.vjp(xp, upstream, saved[i], need, upstream)  # out=upstream
         else:
             grads = gate.vjp(xp, upstream, saved[i], need)
         saved[i] = None  # freed as soon as it is used, as backward() frees a node's

@@ -71,7 +71,9 @@ def _fuse_with_linear(activation: Gate) -> Gate:
 
     def forward(xp, x, weight, bias, **options):
         z, linear_saved = _linear(xp, x, weight, bias)
-        if in_place:
+        if in_place and not options:  # out=z by position: a call without keywords
+            out, act_saved = act_forward(xp, z, z)
+        elif in_place:
             out, act_saved = act_forward(xp, z, out=z, **options)
         else:
             out, act_saved = act_forward(xp, z, **options)
@@ -83,7 +85,7 @@ def _fuse_with_linear(activation: Gate) -> Gate:
         if out is None:
             (gz,) = act_vjp(xp, g, act_saved, (True,))
         else:
-            (gz,) = act_vjp(xp, g, act_saved, (True,), out=out)
+            (gz,) = act_vjp(xp, g, act_saved, (True,), out)
         return _linear_vjp(xp, gz, linear_saved, needs)
 
     return register_gate(f"linear_{activation.name}", forward, vjp, vjp_out=activation.vjp_out)

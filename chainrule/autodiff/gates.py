@@ -52,6 +52,9 @@ class Gate:
       (only) input ``a``; a fused gate uses it on a temporary it has just made;
     * ``vjp_out``: ``vjp(xp, g, saved, needs, out=g)`` writes the first input's gradient
       over the upstream gradient ``g``, for a walker that owns ``g``.
+
+    ``out`` is the parameter after the array (forward) or after ``needs`` (vjp), so the
+    hot paths may pass it by position.
     """
 
     __slots__ = ("forward", "forward_out", "name", "pattern", "vjp", "vjp_out")
