@@ -84,6 +84,16 @@ class Tensor:
         self._grad = value
         self._grad_owned = False
 
+    def __copy__(self) -> Tensor:
+        """A shallow copy: the same ``data`` and ``grad`` arrays, and the same place in
+        the graph.  As two tensors then hold one gradient array, neither owns it."""
+        copy = _new_tensor(type(self))
+        for name in Tensor.__slots__:
+            if name != "__weakref__" and hasattr(self, name):
+                setattr(copy, name, getattr(self, name))
+        self._grad_owned = copy._grad_owned = False
+        return copy
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape

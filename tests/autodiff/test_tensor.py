@@ -137,3 +137,21 @@ def test_array_module_uses_the_arrays_own_namespace():
     assert array_module(np.ones(2)) is np
     assert array_module(np.float32(1)) is np
     assert array_module(FakeArray()) is FakeNamespace
+
+
+def test_a_shallow_copy_shares_the_gradient_so_neither_owns_it():
+    """copy.copy shares grad's array between two tensors: an optimizer may then write
+    over neither (the engine's ownership, see take_grads)."""
+    import copy
+
+    from chainrule.autodiff import take_grads
+
+    p = cr.tensor(np.ones(3), requires_grad=True)
+    (p * 2.0).sum().backward()
+    q = copy.copy(p)
+    assert q.data is p.data and q._grad is p._grad and q.requires_grad
+    (grad_p, owned_p), (grad_q, owned_q) = take_grads([p, q])
+    assert grad_p is grad_q and not owned_p and not owned_q
+    r = cr.tensor(np.ones(3), requires_grad=True)
+    (r * 2.0).sum().backward()
+    assert take_grads([r])[0][1]  # without the copy, the engine's own
