@@ -203,31 +203,34 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
         made_from = upstream if hook is None else None  # a hook may keep what it is shown
         # plain zip: apply() made parents and needs together, and a vjp returning too
         # few gradients fails the gate tests; strict=True would be checked every node
-        for parent, grad, need in zip(parents, downstream, needs):  # noqa: B905
-            if grad is None or not need:
-                continue
-            leaf = parent._gate is None
-            if not leaf or anomaly:  # (accumulate_grad fits a leaf's gradient itself)
-                data = parent.data
-                if (
-                    grad.__class__ is not ndarray
-                    or grad.shape != data.shape
-                    or grad.dtype is not data.dtype
-                ):
-                    grad = _fit(grad, data)
-                if anomaly:
-                    check_finite(grad, gate, "backward", [p.data for p in parents])
-            if leaf:
-                accumulate_grad(parent, grad, made_from)
-                continue
-            previous = parent._acc
-            if previous is None:
-                parent._acc = grad
-            elif id(parent) in owned:
-                previous += grad
-            else:
-                parent._acc = _sum(previous, grad)
-                owned.add(id(parent))
+        try:  # a gradient that cannot be its input's is named by its gate
+            for parent, grad, need in zip(parents, downstream, needs):  # noqa: B905
+                if grad is None or not need:
+                    continue
+                leaf = parent._gate is None
+                if not leaf or anomaly:  # (accumulate_grad fits a leaf's gradient itself)
+                    data = parent.data
+                    if (
+                        grad.__class__ is not ndarray
+                        or grad.shape != data.shape
+                        or grad.dtype is not data.dtype
+                    ):
+                        grad = _fit(grad, data)
+                    if anomaly:
+                        check_finite(grad, gate, "backward", [p.data for p in parents])
+                if leaf:
+                    accumulate_grad(parent, grad, made_from)
+                    continue
+                previous = parent._acc
+                if previous is None:
+                    parent._acc = grad
+                elif id(parent) in owned:
+                    previous += grad
+                else:
+                    parent._acc = _sum(previous, grad)
+                    owned.add(id(parent))
+        except ValueError as error:
+            raise ValueError(f"gate '{gate.name}': {error}") from None
         if not retain_graph:
             node._saved = RELEASED
             node._parents = ()
@@ -235,11 +238,17 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
 
 def _fit(grad: Any, data: Any) -> Any:
     """Make a gate's gradient an array of the input's shape and dtype (NumPy turns a
-    sum over every axis into a scalar: it is made an array again, last)."""
+    sum over every axis into a scalar: it is made an array again, last).  A gradient
+    has the shape the input was broadcast to; one of any other shape is a gate's bug,
+    refused here rather than summed or broadcast into a wrong answer."""
     if grad.shape != data.shape:
-        grad = unbroadcast(grad, data.shape)
-        if grad.shape != data.shape:  # e.g. a gate returned a scalar for an array input
-            grad = array_module(grad).broadcast_to(grad, data.shape)
+        reduced = unbroadcast(grad, data.shape)
+        if reduced.shape != data.shape:  # summing the broadcast axes did not give it
+            raise ValueError(
+                f"a gradient of shape {grad.shape} cannot belong to an input of shape "
+                f"{data.shape} (it is not that shape broadcast)"
+            )
+        grad = reduced
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
     if isinstance(grad, np.generic):

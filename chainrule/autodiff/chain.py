@@ -102,15 +102,15 @@ def value_and_grad_of_chain(
     owned = True  # whether `upstream` is this walk's own array
     for i in range(len(chain) - 1, -1, -1):
         output = outputs[i]
+        gate, inputs, _ = chain[i]
         if (  # a gradient of the output's shape and dtype
             upstream.__class__ is not np.ndarray
             or upstream.shape != output.shape
             or upstream.dtype is not output.dtype
         ):
-            fitted = _fit(upstream, output)
+            fitted = _fitted(upstream, output, chain[i + 1][0])
             owned = owned if fitted is upstream else fitted.base is None
             upstream = fitted
-        gate, inputs, _ = chain[i]
         need = needs[i]
         write_over = owned and gate.vjp_out
         if write_over:
@@ -118,10 +118,13 @@ def value_and_grad_of_chain(
         else:
             grads = gate.vjp(xp, upstream, saved[i], need)
         saved[i] = None  # freed as soon as it is used, as backward() frees a node's
-        for k, tensor in enumerate(inputs, 1):
-            grad = grads[k]
-            if grad is not None and need[k]:
-                accumulate_grad(tensor, grad, upstream)
+        try:  # a gradient that cannot be its input's is named by its gate
+            for k, tensor in enumerate(inputs, 1):
+                grad = grads[k]
+                if grad is not None and need[k]:
+                    accumulate_grad(tensor, grad, upstream)
+        except ValueError as error:
+            raise ValueError(f"gate '{gate.name}': {error}") from None
         carried_grad = grads[0]
         if carried_grad is None or not need[0]:  # nothing before this link wants one
             break
@@ -133,3 +136,11 @@ def value_and_grad_of_chain(
         ) and carried_grad.__class__ is np.ndarray
         upstream = carried_grad
     return float(value)
+
+
+def _fitted(grad: Any, output: Any, sender: Gate) -> Any:
+    """``grad``, sent back by ``sender``'s vjp, fitted to the output it belongs to."""
+    try:
+        return _fit(grad, output)
+    except ValueError as error:
+        raise ValueError(f"gate '{sender.name}': {error}") from None

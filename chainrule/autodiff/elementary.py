@@ -92,10 +92,13 @@ def _pow_const(xp, a, exponent):
 
 
 def _pow_const_vjp(xp, g, saved, needs):
-    """df/da = p a^(p-1)."""
+    """df/da = p a^(p-1); for p = 0 (f = 1) it is 0 everywhere, a = 0 included (where
+    the formula would give 0 x 0^-1)."""
     a, p = saved
     if p == 2:
         return (g * (2 * a),)
+    if p == 0:
+        return (xp.zeros_like(g * a),)
     return (g * (p * a ** (p - 1)),)
 
 
@@ -109,7 +112,10 @@ def _pow(xp, a, b):
 
 
 def _pow_vjp(xp, g, saved, needs):
-    """df/da = b a^(b-1); df/db = a^b log(a), taken as 0 where a <= 0 (as PyTorch does)."""
+    """df/da = b a^(b-1); df/db = a^b log(a).  Where a <= 0, log(a) is not real and
+    chainrule takes df/db as 0 (PyTorch gives NaN for a < 0): a negative base with a
+    learned exponent then gets no gradient through the exponent, rather than a NaN that
+    would spread to every parameter."""
     a, b, out = saved
     ga = g * (b * a ** (b - 1)) if needs[0] else None
     gb = None
@@ -619,10 +625,11 @@ def _transpose(xp, a, axes):
 
 
 def _transpose_vjp(xp, g, axes, needs):
-    """The gradient is permuted back by the inverse permutation."""
+    """The gradient is permuted back by the inverse permutation (of the axes counted
+    from 0: -1 is the last)."""
     if axes is None:
         return (xp.transpose(g),)
-    return (xp.transpose(g, xp.argsort(xp.asarray(axes))),)
+    return (xp.transpose(g, xp.argsort(xp.asarray([axis % g.ndim for axis in axes]))),)
 
 
 TRANSPOSE = register_gate("transpose", _transpose, _transpose_vjp)
