@@ -98,11 +98,15 @@ class Optimizer:
         self.lr = float(lr)
         self.initial_lr = self.lr
         self.steps = 0
+        # how many updates each parameter has had: a step skips one without a gradient,
+        # and Adam's bias correction counts a parameter's own updates (as PyTorch does)
+        self.updates: list[int] = [0] * len(self.params)
         self.scratch: list[np.ndarray | None] = [None] * len(self.params)
         self._group: _Group | None = None
         # set when the parameters were found too many numbers (or of mixed dtypes) to
         # update as one vector: decided once, as their sizes do not change in training
         self._per_parameter = False
+        self._uneven = False  # whether the update counts differ (a step skipped one)
 
     def zero_grad(self) -> None:
         zero_grad(self.params)
@@ -141,9 +145,12 @@ class Optimizer:
         plain_lr = self.plain_step_size()
         params = self.params
         taken = take_grads(params, release_grads)
+        updates = self.updates
         for index, (p, (grad, owned)) in enumerate(zip(params, taken)):  # noqa: B905
             if grad is None:
+                self._uneven = True  # this parameter's count falls behind
                 continue
+            updates[index] += 1
             theta = p.data
             if (
                 reuse
@@ -182,9 +189,13 @@ class Optimizer:
         self.steps += 1
         params = self.params
         taken = take_grads(params, release_grads)
-        for p, (grad, _) in zip(params, taken):  # noqa: B905 - one per parameter
+        updates = self.updates
+        for index, (p, (grad, _)) in enumerate(zip(params, taken)):  # noqa: B905
             if grad is not None:
                 p.data -= grad
+                updates[index] += 1
+            else:
+                self._uneven = True
 
     def _group_grads(self) -> list[np.ndarray] | None:
         """The gradients, when this step updates all the parameters as one flat vector:
@@ -221,6 +232,7 @@ class Optimizer:
         grad = group.grad
         for part, g in zip(group.grad_parts, grads):  # noqa: B905 - one per parameter
             part[...] = g  # cheaper than np.concatenate on small arrays
+        self.updates = [count + 1 for count in self.updates]  # all, with one count
         if release_grads:
             take_grads(self.params)
         if not group.shared:
@@ -280,6 +292,7 @@ class Optimizer:
         return {
             "type": type(self).__name__,
             "steps": self.steps,
+            "updates": list(self.updates),
             "hyperparameters": self.hyperparameters(),
             "buffers": {
                 k: [None if b is None else b.copy() for b in v] for k, v in self.buffers().items()
@@ -290,6 +303,11 @@ class Optimizer:
         if state.get("type") != type(self).__name__:
             raise ValueError(f"state of a {state.get('type')} given to a {type(self).__name__}")
         self.steps = int(state["steps"])
+        updates = state.get("updates", [self.steps] * len(self.params))  # older states
+        if len(updates) != len(self.params):
+            raise ValueError("optimizer update counts do not fit these parameters")
+        self.updates = [int(count) for count in updates]
+        self._uneven = len(set(self.updates)) > 1
         for name, value in state["hyperparameters"].items():
             setattr(self, name, value)
         own = self.buffers()
@@ -385,7 +403,9 @@ class Adam(Optimizer):
         with s = sqrt((1 - b2) / (1 - b2^t)),  c = lr (1 - b1) / ((1 - b1^t) s),  e = eps / s
 
     That is two passes through memory per parameter fewer than the textbook form, and
-    state_dict gives the sums as they are, so a resumed run continues bit for bit.
+    state_dict gives the sums as they are, so a resumed run continues bit for bit.  t
+    counts the parameter's own updates: one that had no gradient in a step keeps its
+    count (as in PyTorch), so its bias correction is that of its first update.
 
     ``weight_decay`` adds an L2 term to g (for decoupled decay use AdamW).
     """
@@ -429,18 +449,28 @@ class Adam(Optimizer):
                 grad = grad + self.weight_decay * theta
         grad_sum = self._buffer("grad_sum", index, theta)  # zeros at first
         square_sum = self._buffer("square_sum", index, theta)
-        t = self.steps
         grad_sum *= b1  # M = b1 M + g
         grad_sum += grad
         np.multiply(grad, grad, out=work)  # the last read of grad, which work may be
         square_sum *= b2  # V = b2 V + g^2
         square_sum += work
-        s = math.sqrt((1.0 - b2) / (1.0 - b2**t))  # theta -= c M / (sqrt(V) + e)
         np.sqrt(square_sum, out=work)
+        if index is None and self._uneven:  # one vector of parameters with their own t
+            group = self._group
+            parts = zip(group.parts(work), group.parts(grad_sum), self.updates, strict=True)
+            for work_part, grad_sum_part, t in parts:
+                self._corrected_step(work_part, grad_sum_part, t)
+        else:
+            self._corrected_step(work, grad_sum, self.updates[0 if index is None else index])
+        theta -= work
+
+    def _corrected_step(self, work: np.ndarray, grad_sum: np.ndarray, t: int) -> None:
+        """work = c M / (sqrt(V) + e) from work = sqrt(V), for a parameter's t updates."""
+        b1, b2 = self.betas
+        s = math.sqrt((1.0 - b2) / (1.0 - b2**t))
         work += self.eps / s
         np.divide(grad_sum, work, out=work)
         work *= self.lr * (1.0 - b1) / ((1.0 - b1**t) * s)
-        theta -= work
 
 
 class AdamW(Adam):

@@ -78,3 +78,52 @@ def test_the_chain_walker_refuses_the_same_wrong_shape_naming_the_gate():
     loss = mse_link((3, 1), np.float64, np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"test_wrong_shape_vjp.*\(3, 1\).*\(1, 3\)"):
         value_and_grad_of_chain(np.ones((1, 2)), links, loss)
+
+
+def _textbook_adam(theta, grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam as Kingma and Ba write it, for one parameter and the gradients it was given
+    (t counts its own updates): the oracle."""
+    m = v = 0.0
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        theta = theta - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    return theta
+
+
+@pytest.mark.parametrize("optimizer", [cr.optim.Adam, cr.optim.AdamW])
+@pytest.mark.parametrize("grouped", [True, False])
+def test_adam_counts_each_parameters_own_updates(optimizer, grouped, monkeypatch):
+    """Two parameters, lr 0.1; only p has a gradient at step 1, both have gradient 1 at
+    step 2: q's first update is a first update (q = 0.9), as in PyTorch."""
+    if not grouped:
+        monkeypatch.setattr(cr.optim.optimizers, "GROUP_LIMIT", 0)
+    p, q = nn.Parameter(np.ones(2), "float64"), nn.Parameter(np.ones(3), "float64")
+    opt = optimizer([p, q], lr=0.1, weight_decay=0.0)
+    p.grad = np.ones(2)
+    opt.step()
+    p.grad, q.grad = np.ones(2), np.ones(3)
+    opt.step()
+    np.testing.assert_allclose(q.data, _textbook_adam(1.0, [1.0]), rtol=1e-12)
+    np.testing.assert_allclose(p.data, _textbook_adam(1.0, [1.0, 1.0]), rtol=1e-12)
+    assert opt.updates == [2, 1]
+    for _ in range(3):  # from now on one parameter at a time, each with its own count
+        p.grad, q.grad = np.ones(2), np.ones(3)
+        opt.step()
+    np.testing.assert_allclose(q.data, _textbook_adam(1.0, [1.0] * 4), rtol=1e-12)
+    np.testing.assert_allclose(p.data, _textbook_adam(1.0, [1.0] * 5), rtol=1e-12)
+
+
+def test_the_update_counts_are_saved_and_restored_with_the_optimizer():
+    p, q = nn.Parameter(np.ones(2), "float64"), nn.Parameter(np.ones(3), "float64")
+    opt = cr.optim.Adam([p, q], lr=0.1)
+    p.grad = np.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    assert state["updates"] == [1, 0]
+    again = cr.optim.Adam([p, q], lr=0.1)
+    again.load_state_dict(state)
+    assert again.updates == [1, 0]
+    older = {key: value for key, value in state.items() if key != "updates"}
+    again.load_state_dict(older)  # a state saved before the counts: every count = steps
+    assert again.updates == [1, 1]
