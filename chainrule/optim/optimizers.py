@@ -98,9 +98,9 @@ class Optimizer:
         self.lr = float(lr)
         self.initial_lr = self.lr
         self.steps = 0
-        # how many updates each parameter has had: a step skips one without a gradient,
-        # and Adam's bias correction counts a parameter's own updates (as PyTorch does)
-        self.updates: list[int] = [0] * len(self.params)
+        # how many steps skipped each parameter (it had no gradient): its own count of
+        # updates is steps - skipped, which Adam's bias correction uses (as PyTorch does)
+        self._skipped: list[int] = [0] * len(self.params)
         self.scratch: list[np.ndarray | None] = [None] * len(self.params)
         self._group: _Group | None = None
         # set when the parameters were found too many numbers (or of mixed dtypes) to
@@ -145,12 +145,10 @@ class Optimizer:
         plain_lr = self.plain_step_size()
         params = self.params
         taken = take_grads(params, release_grads)
-        updates = self.updates
         for index, (p, (grad, owned)) in enumerate(zip(params, taken)):  # noqa: B905
             if grad is None:
-                self._uneven = True  # this parameter's count falls behind
+                self._skip(index)
                 continue
-            updates[index] += 1
             theta = p.data
             if (
                 reuse
@@ -168,6 +166,17 @@ class Optimizer:
                 if not _same_layout(work, theta):
                     work = scratch[index] = np.empty_like(theta)
             update(index, theta, grad, work)
+
+    @property
+    def updates(self) -> list[int]:
+        """How many updates each parameter has had (a step without its gradient is not
+        one of them)."""
+        return [self.steps - skipped for skipped in self._skipped]
+
+    def _skip(self, index: int) -> None:
+        """Parameter ``index`` had no gradient in this step: its count falls behind."""
+        self._skipped[index] += 1
+        self._uneven = True
 
     def plain_step_size(self) -> float | None:
         """The step size c when this step is the notes' theta -= c g and nothing more
@@ -189,13 +198,11 @@ class Optimizer:
         self.steps += 1
         params = self.params
         taken = take_grads(params, release_grads)
-        updates = self.updates
         for index, (p, (grad, _)) in enumerate(zip(params, taken)):  # noqa: B905
-            if grad is not None:
-                p.data -= grad
-                updates[index] += 1
+            if grad is None:
+                self._skip(index)
             else:
-                self._uneven = True
+                p.data -= grad
 
     def _group_grads(self) -> list[np.ndarray] | None:
         """The gradients, when this step updates all the parameters as one flat vector:
@@ -232,7 +239,6 @@ class Optimizer:
         grad = group.grad
         for part, g in zip(group.grad_parts, grads):  # noqa: B905 - one per parameter
             part[...] = g  # cheaper than np.concatenate on small arrays
-        self.updates = [count + 1 for count in self.updates]  # all, with one count
         if release_grads:
             take_grads(self.params)
         if not group.shared:
@@ -306,8 +312,8 @@ class Optimizer:
         updates = state.get("updates", [self.steps] * len(self.params))  # older states
         if len(updates) != len(self.params):
             raise ValueError("optimizer update counts do not fit these parameters")
-        self.updates = [int(count) for count in updates]
-        self._uneven = len(set(self.updates)) > 1
+        self._skipped = [self.steps - int(count) for count in updates]
+        self._uneven = len(set(updates)) > 1
         for name, value in state["hyperparameters"].items():
             setattr(self, name, value)
         own = self.buffers()
@@ -461,7 +467,8 @@ class Adam(Optimizer):
             for work_part, grad_sum_part, t in parts:
                 self._corrected_step(work_part, grad_sum_part, t)
         else:
-            self._corrected_step(work, grad_sum, self.updates[0 if index is None else index])
+            t = self.steps - self._skipped[0 if index is None else index]
+            self._corrected_step(work, grad_sum, t)
         theta -= work
 
     def _corrected_step(self, work: np.ndarray, grad_sum: np.ndarray, t: int) -> None:
