@@ -406,6 +406,8 @@ def _to_array(data: Any, dtype: Any) -> Any:
             "cannot make a tensor from objects: the data must be numbers "
             f"(got an array of {type(array.flat[0]).__name__ if array.size else 'objects'})"
         )
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"a tensor holds numbers; got data of dtype {array.dtype} ({data!r:.40})")
     return array
 
 

@@ -59,6 +59,10 @@ class MLP(Module):
         seed: RandomSource = None,
         dtype: Any = "float32",
     ) -> None:
+        if isinstance(sizes, (str, bytes)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes
+        ):
+            raise ValueError(f"MLP sizes must be a list of whole numbers, got {sizes!r}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise ValueError(f"MLP sizes must be at least [in, out], all positive; got {sizes}")
@@ -71,6 +75,12 @@ class MLP(Module):
             )
         if output not in OUTPUTS:
             raise ValueError(f"unknown output layer '{output}'; choose one of {', '.join(OUTPUTS)}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"MLP dropout must be a probability in [0, 1), got {dropout}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(
+                f"MLP dtype must be float32 or float64 (what model files store), got {dtype}"
+            )
         rng = as_generator(seed)
         self.sizes = sizes
         self.activations = [make_activation(a).name for a in activations]

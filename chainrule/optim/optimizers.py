@@ -93,8 +93,8 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("the optimizer got an empty parameter list")
-        if not lr > 0:
-            raise ValueError(f"the learning rate must be positive, got {lr}")
+        if not 0 < lr < math.inf:
+            raise ValueError(f"the learning rate must be positive and finite, got {lr}")
         self.lr = float(lr)
         self.initial_lr = self.lr
         self.steps = 0
@@ -430,6 +430,12 @@ class Adam(Optimizer):
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
+        if not all(0.0 <= beta < 1.0 for beta in self.betas):
+            raise ValueError(f"Adam's betas must each be in [0, 1), got {betas}")
+        if not 0.0 < self.eps < math.inf:
+            raise ValueError(f"Adam's eps must be positive and finite, got {eps}")
+        if not 0.0 <= self.weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay}")
         self.grad_sum: list[np.ndarray | None] = [None] * len(self.params)
         self.square_sum: list[np.ndarray | None] = [None] * len(self.params)
 

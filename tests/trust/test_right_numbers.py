@@ -127,3 +127,41 @@ def test_the_update_counts_are_saved_and_restored_with_the_optimizer():
     older = {key: value for key, value in state.items() if key != "updates"}
     again.load_state_dict(older)  # a state saved before the counts: every count = steps
     assert again.updates == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("make", "names"),
+    [
+        (lambda p: cr.optim.Adam(p, betas=(1, 1)), "betas"),
+        (lambda p: cr.optim.Adam(p, betas=(0.9, -0.1)), "betas"),
+        (lambda p: cr.optim.Adam(p, eps=0.0), "eps"),
+        (lambda p: cr.optim.AdamW(p, weight_decay=-1.0), "weight_decay"),
+        (lambda p: cr.optim.SGD(p, lr=float("inf")), "learning rate"),
+        (lambda p: cr.optim.Adam(p, lr=float("nan")), "learning rate"),
+    ],
+)
+def test_optimizers_refuse_settings_that_fail_later_naming_the_argument(make, names):
+    with pytest.raises(ValueError, match=names):
+        make([nn.Parameter(np.ones(2))])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"sizes": "32"}, "sizes"),
+        ({"sizes": [3, 2.5, 2]}, "sizes"),
+        ({"sizes": [3, True, 2]}, "sizes"),
+        ({"sizes": [3, 4, 2], "dropout": -0.5}, "dropout"),
+        ({"sizes": [3, 4, 2], "dropout": 1.0}, "dropout"),
+        ({"sizes": [3, 4, 2], "dtype": "float16"}, "dtype"),
+    ],
+)
+def test_mlp_refuses_arguments_that_build_the_wrong_network(kwargs, names):
+    with pytest.raises(ValueError, match=names):
+        nn.MLP(**kwargs)
+
+
+def test_a_tensor_of_text_is_refused():
+    with pytest.raises(TypeError, match="dtype <U3"):
+        cr.tensor("abc")
+    assert cr.tensor(np.array([True, False])).dtype == bool  # conditions stay tensors
