@@ -230,7 +230,7 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
                     parent._acc = _sum(previous, grad)
                     owned.add(id(parent))
         except ValueError as error:
-            raise ValueError(f"gate '{gate.name}': {error}") from None
+            raise blamed(gate, error) from None
         if not retain_graph:
             node._saved = RELEASED
             node._parents = ()
@@ -254,6 +254,11 @@ def _fit(grad: Any, data: Any) -> Any:
     if isinstance(grad, np.generic):
         grad = np.asarray(grad)
     return grad
+
+
+def blamed(gate: Any, error: ValueError) -> ValueError:
+    """``error``, met delivering the gradients ``gate``'s vjp returned, naming the gate."""
+    return ValueError(f"gate '{gate.name}': {error}")
 
 
 def _sum(a: Any, b: Any) -> Any:

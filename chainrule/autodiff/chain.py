@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .arrays import array_module
-from .backward import _fit, accumulate_grad, seed
+from .backward import _fit, accumulate_grad, blamed, seed
 from .gates import Gate
 from .tensors import Tensor, apply
 
@@ -68,9 +68,10 @@ def value_and_grad_of_chain(
     ``x`` is an array that requires no gradient.  Nothing is recorded: the result is
     what :func:`record` and ``backward()`` on the same links give, with the graph's
     bookkeeping left out.  The gradient arriving at a link is this walk's own array
-    when the link after it made it (a new array, by the gates' contract), and a gate that can write
-    its local gradient over it (``Gate.vjp_out``) then does.  This runs once per
-    training step, so it is written for speed: no call per link beyond the gate's own."""
+    when the link after it made it (a new array, by the gates' contract), and a gate
+    that can write its local gradient over it (``Gate.vjp_out``) then does.  This runs
+    once per training step, so it is written for speed: no call per link beyond the
+    gate's own."""
     xp = np if x.__class__ is np.ndarray else array_module(x)
     chain = (*links, loss)
     outputs = []  # each link's output: the shape and dtype of the gradient it receives
@@ -124,7 +125,7 @@ def value_and_grad_of_chain(
                 if grad is not None and need[k]:
                     accumulate_grad(tensor, grad, upstream)
         except ValueError as error:
-            raise ValueError(f"gate '{gate.name}': {error}") from None
+            raise blamed(gate, error) from None
         carried_grad = grads[0]
         if carried_grad is None or not need[0]:  # nothing before this link wants one
             break
@@ -143,4 +144,4 @@ def _fitted(grad: Any, output: Any, sender: Gate) -> Any:
     try:
         return _fit(grad, output)
     except ValueError as error:
-        raise ValueError(f"gate '{sender.name}': {error}") from None
+        raise blamed(sender, error) from None

@@ -106,7 +106,7 @@ class Optimizer:
         # set when the parameters were found too many numbers (or of mixed dtypes) to
         # update as one vector: decided once, as their sizes do not change in training
         self._per_parameter = False
-        self._uneven = False  # whether the update counts differ (a step skipped one)
+        self._uneven = False  # whether the update counts differ: len(set(_skipped)) > 1
 
     def zero_grad(self) -> None:
         zero_grad(self.params)
@@ -176,7 +176,7 @@ class Optimizer:
     def _skip(self, index: int) -> None:
         """Parameter ``index`` had no gradient in this step: its count falls behind."""
         self._skipped[index] += 1
-        self._uneven = True
+        self._uneven = len(set(self._skipped)) > 1
 
     def plain_step_size(self) -> float | None:
         """The step size c when this step is the notes' theta -= c g and nothing more
@@ -313,7 +313,7 @@ class Optimizer:
         if len(updates) != len(self.params):
             raise ValueError("optimizer update counts do not fit these parameters")
         self._skipped = [self.steps - int(count) for count in updates]
-        self._uneven = len(set(updates)) > 1
+        self._uneven = len(set(self._skipped)) > 1
         for name, value in state["hyperparameters"].items():
             setattr(self, name, value)
         own = self.buffers()
