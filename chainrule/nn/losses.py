@@ -7,6 +7,7 @@ sigmoid) is computed on the network's logits when the network ends in that layer
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -145,14 +146,85 @@ LOSSES: dict[str, Callable[[], Loss]] = {
 }
 
 
-def get_loss(loss: str | Loss) -> Loss:
+class FunctionLoss(Loss):
+    """A loss given as a function ``fn(prediction, target[, sample_weight]) -> scalar
+    Tensor`` on the network's outputs (after its output layer), differentiated through
+    the graph the function records."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+        self.takes_weights = _takes_a_third_argument(fn)
+
+    def __call__(self, prediction, target, sample_weight=None):
+        if sample_weight is None:
+            value = self.fn(prediction, target)
+        elif self.takes_weights:
+            value = self.fn(prediction, target, sample_weight)
+        else:
+            raise TypeError(
+                f"loss {self.name}(prediction, target) takes no sample_weight: give it a "
+                "third parameter, loss(prediction, target, sample_weight)"
+            )
+        if not isinstance(value, Tensor) or value.size != 1:
+            got = f"shape {value.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise LossInputError(
+                f"loss {self.name} must return a one-element Tensor (its mean over the "
+                f"batch, say), got {got}"
+            )
+        return value.reshape(())
+
+    def check_targets(self, target: Any, n_outputs: int, dtype: Any) -> None:
+        """Nothing to check ahead: what the function accepts is its own business, and
+        it sees the targets batch by batch (the first batch fails at once)."""
+
+    def __repr__(self) -> str:
+        return f"FunctionLoss({self.name})"
+
+
+def _takes_a_third_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return True
+    return sum(p.kind in positional for p in parameters) >= 3
+
+
+# the library's functional losses, taken with their fused, stable form (on logits)
+_FUNCTIONAL_LOSSES: tuple[tuple[Callable[..., Tensor], Callable[[], Loss]], ...] = (
+    (F.cross_entropy, CrossEntropyLoss),
+    (F.binary_cross_entropy_with_logits, BCEWithLogitsLoss),
+    (F.binary_cross_entropy, BCELoss),
+    (F.mse, MSELoss),
+    (F.nll, NLLLoss),
+)
+
+
+def get_loss(loss: str | Loss | Callable[..., Tensor]) -> Loss:
+    """The Loss for ``loss``: a Loss as it is; a name from ``LOSSES``; one of the
+    library's functional losses (``F.cross_entropy``, ...) as its Loss, with the fused
+    form; any other callable ``loss(prediction, target[, sample_weight])`` as a
+    :class:`FunctionLoss` on the network's outputs."""
     if isinstance(loss, Loss):
         return loss
-    try:
-        return LOSSES[loss]()
-    except KeyError:
-        known = ", ".join(sorted(LOSSES))
-        raise ValueError(f"unknown loss '{loss}'; known: {known}") from None
+    if isinstance(loss, str):
+        try:
+            return LOSSES[loss]()
+        except KeyError:
+            known = ", ".join(sorted(LOSSES))
+            raise ValueError(f"unknown loss '{loss}'; known: {known}") from None
+    if callable(loss):
+        for function, library_loss in _FUNCTIONAL_LOSSES:
+            if loss is function:
+                return library_loss()
+        return FunctionLoss(loss)
+    raise TypeError(
+        "loss must be a name, a Loss, or a function loss(prediction, target"
+        f"[, sample_weight]); got {type(loss).__name__}"
+    )
 
 
 def final_layer(model: Any) -> str | None:
@@ -180,7 +252,7 @@ def _logits_function(model: Any) -> Callable[[Any], Tensor]:
     return logits
 
 
-def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
+def objective(model: Any, loss: str | Loss | Callable[..., Tensor]) -> Callable[..., Tensor]:
     """``f(x, y, sample_weight=None) -> loss`` for ``model``: fused losses read the
     logits before a matching output layer; an identity output is taken as logits."""
     loss = get_loss(loss)
@@ -193,7 +265,7 @@ def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
 
 
 def value_and_grad(
-    model: Any, loss: str | Loss, targets_checked: bool = False
+    model: Any, loss: str | Loss | Callable[..., Tensor], targets_checked: bool = False
 ) -> Callable[..., float]:
     """``f(x, y, sample_weight=None, grad_scale=1.0) -> float``: the loss of ``model``
     on a batch, with ``grad_scale`` times the gradient of every parameter added to its

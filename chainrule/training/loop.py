@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,7 @@ def evaluate_loss(
 
 def fit(
     model: Module,
-    loss: str | Loss,
+    loss: str | Loss | Callable[..., Any],
     optimizer: Optimizer,
     X: Any,
     y: Any,
@@ -125,9 +125,12 @@ def fit(
     """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
 
     Args:
-        loss: a loss name ("cross_entropy", "binary_cross_entropy", "mse", ...) or a
-            Loss; cross-entropy and BCE are computed on the logits before a matching
-            softmax or sigmoid output layer (stable and fast).
+        loss: a loss name ("cross_entropy", "binary_cross_entropy", "mse", ...), a
+            Loss, one of ``nn.functional``'s losses, or any function
+            ``loss(prediction, target[, sample_weight]) -> scalar Tensor`` on the
+            network's outputs.  Cross-entropy and BCE (by name, Loss or function) are
+            computed on the logits before a matching softmax or sigmoid output layer
+            (stable and fast).
         validation_data: (X_val, y_val), or ``validation_split``: a fraction of (X, y)
             drawn at random (from ``seed``) and held out.
         metrics: names ("accuracy", "mae", "r2") or functions f(y_true, outputs),
