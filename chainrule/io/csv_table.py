@@ -63,7 +63,39 @@ def _is_number(text: str) -> bool:
 def read_header(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     with _open(path) as handle:
-        return _header(csv.reader(handle), path)
+        return _header(_reader(handle), path)
+
+
+def _reader(handle):
+    """A CSV reader that refuses malformed quoting (an unterminated quote would otherwise
+    swallow the rest of the file into one cell)."""
+    return csv.reader(handle, strict=True)
+
+
+def _unreadable(path: Path, line: int, error: Exception) -> CsvError:
+    """The error for a line the csv module or the UTF-8 decoder refused.  The decoder reads
+    ahead in blocks, so its line is found again by decoding the file line by line."""
+    if isinstance(error, UnicodeDecodeError):
+        line, error = _first_line_not_utf8(path) or (line, error)
+        if isinstance(error, UnicodeDecodeError):
+            byte = error.object[error.start : error.start + 1].hex()
+            return CsvError(
+                f"{path}: line {line} is not UTF-8 text (byte 0x{byte} at position "
+                f"{error.start + 1}); save the file as UTF-8"
+            )
+    if "unexpected end of data" in str(error):
+        return CsvError(f"{path}: line {line} opens a quoted cell that is never closed")
+    return CsvError(f"{path}: cannot read line {line} ({error})")
+
+
+def _first_line_not_utf8(path: Path) -> tuple[int, UnicodeDecodeError] | None:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                return number, error
+    return None
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -72,7 +104,7 @@ def _header(reader, path: Path) -> list[str]:
     except StopIteration:
         raise CsvError(f"{path}: the file is empty") from None
     except (csv.Error, UnicodeDecodeError) as error:
-        raise CsvError(f"{path}: cannot read line 1 ({error})") from None
+        raise _unreadable(path, 1, error) from None
     names = [name.strip() for name in header]
     if not any(names):
         raise CsvError(f"{path}: line 1 is empty; it should name the columns")
@@ -135,7 +167,7 @@ def iter_chunks(
     """
     path = Path(path)
     with _open(path) as handle:
-        reader = csv.reader(handle)
+        reader = _reader(handle)
         header = _header(reader, path)
         feature_index, target_index = resolve_columns(path, header, target, feature_names, ignore)
         names = [header[i] for i in feature_index]
@@ -161,7 +193,7 @@ def iter_chunks(
                     )
                     rows, lines = [], []
         except (csv.Error, UnicodeDecodeError) as error:
-            raise CsvError(f"{path}: cannot read line {reader.line_num + 1} ({error})") from None
+            raise _unreadable(path, reader.line_num + 1, error) from None
         if rows:
             yield (
                 names,
