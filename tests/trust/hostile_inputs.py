@@ -66,7 +66,7 @@ CSV_CASES: dict[str, tuple[str, Callable[[Path], Path], str]] = {
     "unterminated_quote": (
         "a quote never closed",
         _text(HEADER + '1,2,"cat\n3,4,dog\n'),
-        "data.csv",
+        "line 2 opens a quoted cell that is never closed",
     ),
     "huge_field": (
         "a cell of 200,000 characters",
