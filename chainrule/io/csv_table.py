@@ -173,8 +173,10 @@ def iter_chunks(
         names = [header[i] for i in feature_index]
         rows: list[list[str]] = []
         lines: list[int] = []
+        read_up_to = reader.line_num  # the last line of the last complete record
         try:
             for row in reader:
+                read_up_to = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
                 if len(row) != len(header):
@@ -193,7 +195,8 @@ def iter_chunks(
                     )
                     rows, lines = [], []
         except (csv.Error, UnicodeDecodeError) as error:
-            raise _unreadable(path, reader.line_num + 1, error) from None
+            # the record that failed starts on the line after the last one read whole
+            raise _unreadable(path, read_up_to + 1, error) from None
         if rows:
             yield (
                 names,
