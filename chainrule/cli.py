@@ -417,7 +417,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     try:
         export_onnx(model, args.destination, opset=args.opset)
     except OpsetError as error:
-        raise UserError(f"--opset {args.opset}: {error}") from None
+        raise UserError(f"--{error}") from None  # "--opset N cannot express ..."
     _console().print(f"ONNX model written to {args.destination} (opset {args.opset})")
 
 

@@ -59,7 +59,8 @@ FIRST_OPSET = {
 
 
 class OpsetError(ValueError):
-    """The requested opset cannot express the model (too old) or is unknown (too new)."""
+    """The requested opset cannot express the model (too old) or is unknown (too new);
+    the message begins "opset N"."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def check_opset(opset: int, ops: Sequence[str]) -> None:
     oldest, needed, why = max(needs, key=lambda need: need[0], default=(1, "", ""))
     choose = f"choose an opset from {oldest} to {newest}"
     if not isinstance(opset, (int, np.integer)) or isinstance(opset, bool):
-        raise OpsetError(f"the opset must be a whole number, got {opset!r}; {choose}")
+        raise OpsetError(f"opset {opset!r} is not a whole number; {choose}")
     if opset < oldest:
         raise OpsetError(
             f"opset {opset} cannot express this model: {needed} needs opset {oldest} or "
