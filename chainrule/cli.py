@@ -166,7 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", "Export a model to ONNX.")
     export.add_argument("model")
     export.add_argument("destination", help="the .onnx file to write")
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument(
+        "--opset",
+        type=int,
+        default=17,
+        help="ONNX opset, 7 or later (default: %(default)s)",
+    )
 
     command("examples", "Print the notes' worked examples with their values and gradients.")
 
@@ -406,9 +411,13 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from .io import export_onnx
+    from .io.onnx_export import OpsetError
 
     model = _load_model(args.model)
-    export_onnx(model, args.destination, opset=args.opset)
+    try:
+        export_onnx(model, args.destination, opset=args.opset)
+    except OpsetError as error:
+        raise UserError(f"--{error}") from None  # "--opset N cannot express ..."
     _console().print(f"ONNX model written to {args.destination} (opset {args.opset})")
 
 

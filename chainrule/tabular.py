@@ -344,8 +344,9 @@ class TabularModel:
 
     # Export -------------------------------------------------------------------------------
     def export_spec(self) -> ExportSpec:
-        """The network with the input standardisation and, for regression, the target
-        scaling: what :func:`chainrule.io.export_onnx` writes for this model."""
+        """The network with the input standardisation, for regression the target scaling,
+        and the task, feature names, class labels and target name: what
+        :func:`chainrule.io.export_onnx` writes for this model."""
         regress = self.task == "regress"
         return ExportSpec(
             self.network,
@@ -353,6 +354,10 @@ class TabularModel:
             input_scale=self.input_scale,
             target_mean=self.target_mean if regress else 0.0,
             target_scale=self.target_scale if regress else 1.0,
+            task=self.task,
+            feature_names=list(self.feature_names),
+            classes=list(self.classes) if self.classes is not None else None,
+            target_name=self.target_name,
         )
 
     # Files --------------------------------------------------------------------------------
