@@ -1,0 +1,233 @@
+"""Issue 16, section 2: files you can trust.  Output paths that are devices, FIFOs or links,
+file modes, outputs that are inputs, signals during a write, full disks, Ctrl-C, and a reader
+of standard output that goes away.  Every device here is a private node made in tmp_path."""
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule.cli import _message
+from chainrule.io import check_writable, write_atomic
+from chainrule.tabular import TabularModel, TrainOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+CHAINRULE = [sys.executable, "-m", "chainrule"]
+BIG_ROWS = 400_000  # about 1.3 s of prediction: time to interrupt it while it writes
+
+
+def run(*args, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CHAINRULE, *map(str, args)],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def start(*args, cwd: Path, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([*CHAINRULE, *map(str, args)], cwd=cwd, env=ENV, text=True, **kwargs)
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
+    """Its output, waiting at most ``timeout`` seconds (then it is killed)."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def write_csv(path: Path, rows: int, seed: int = 0) -> Path:
+    X = np.random.default_rng(seed).normal(size=(rows, 4))
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "a", "b")
+    lines = [
+        f"{a:.6f},{b:.6f},{c:.6f},{d:.6f},{t}" for (a, b, c, d), t in zip(X, labels, strict=True)
+    ]
+    path.write_text("f1,f2,f3,f4,t\n" + "\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Path:
+    """A folder with small.csv (3,000 rows), big.csv (400,000 rows) and model.safetensors."""
+    folder = tmp_path_factory.mktemp("files")
+    small = write_csv(folder / "small.csv", 3000)
+    write_csv(folder / "big.csv", BIG_ROWS, seed=1)
+    lines = small.read_text().splitlines()[1:]
+    X = np.array([[float(v) for v in line.split(",")[:4]] for line in lines])
+    y = np.array([line.split(",")[4] for line in lines])
+    options = TrainOptions(hidden=[8], epochs=2, verbose=0)
+    model, _ = TabularModel.train(X, y, ["f1", "f2", "f3", "f4"], "t", options=options)
+    model.save(folder / "model.safetensors")
+    return folder
+
+
+def private_device(folder: Path, name: str, minor: int) -> Path:
+    """A character device of our own: 3 is null, 7 is full (never the machine's /dev)."""
+    path = folder / name
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    return path
+
+
+# Devices, FIFOs and links ---------------------------------------------------------------
+
+
+def test_predict_into_a_device_writes_it_in_place(tmp_path, shared):
+    null = private_device(tmp_path, "null", 3)
+    result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", null,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(null.lstat().st_mode)  # still the device, not a regular file
+    assert temporaries(tmp_path) == []
+
+
+def test_train_into_a_device_keeps_the_device(tmp_path, shared):
+    null = private_device(tmp_path, "null", 3)
+    result = run("train", shared / "small.csv", "--target", "t", "--epochs", "1", "--quiet",
+                 "-o", null, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(null.lstat().st_mode)
+
+
+def test_atomic_writing_leaves_a_device_a_device(tmp_path):
+    null = private_device(tmp_path, "null", 3)
+    check_writable(null)
+    write_atomic(null, b"bytes for the device")
+    assert stat.S_ISCHR(null.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
+
+
+def test_predict_into_a_fifo_feeds_its_reader(tmp_path, shared):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", fifo,
+                 cwd=tmp_path, timeout=30)  # fmt: skip
+    received, _ = finish(reader, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert received.splitlines()[0] == "prediction" and len(received.splitlines()) == 3001
+
+
+def test_predict_into_a_symlink_writes_its_target(tmp_path, shared):
+    target = tmp_path / "real.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target.name)
+    result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", link,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == "real.csv"
+    assert target.read_text().splitlines()[0] == "prediction"
+    assert temporaries(tmp_path) == []
+
+
+def test_a_dangling_symlink_gets_its_target_created(tmp_path):
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(folder / "new.bin")
+    write_atomic(link, b"data")
+    assert link.is_symlink()
+    assert (folder / "new.bin").read_bytes() == b"data"
+
+
+# Modes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=oct
+)
+def test_a_new_file_gets_the_umasks_mode(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "new.bin", b"data")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o444, 0o755], ids=oct)
+def test_an_overwritten_file_keeps_its_mode(tmp_path, mode):
+    path = tmp_path / "old.bin"
+    path.write_bytes(b"old")
+    path.chmod(mode)
+    write_atomic(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_predict_and_train_outputs_get_ordinary_modes(tmp_path, shared):
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text("old\n")
+    predictions.chmod(0o644)
+    model = tmp_path / "model.safetensors"
+    model_source, small = shared / "model.safetensors", shared / "small.csv"
+    run("predict", model_source, small, "-o", predictions, cwd=tmp_path, umask=0o077)
+    run("train", small, "--target", "t", "--epochs", "1", "--quiet", "-o", model,
+        cwd=tmp_path, umask=0o022)  # fmt: skip
+    assert stat.S_IMODE(predictions.stat().st_mode) == 0o644  # kept, whatever the umask
+    assert predictions.read_text().startswith("prediction")
+    assert stat.S_IMODE(model.stat().st_mode) == 0o644  # 0666 & ~022
+
+
+# Full disks -------------------------------------------------------------------------------
+
+
+def test_a_full_device_is_named(tmp_path, shared):
+    full = private_device(tmp_path, "full", 7)
+    result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", full,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == f"chainrule: error: {full}: no space left on device\n"
+    assert stat.S_ISCHR(full.lstat().st_mode)
+
+
+def test_no_space_left_names_the_file_and_leaves_nothing(tmp_path, shared, monkeypatch):
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    import chainrule.io.files as files
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    model = TabularModel.load(shared / "model.safetensors")
+    destination = tmp_path / "out.csv"
+    with pytest.raises(OSError) as raised:
+        model.predict_csv(shared / "small.csv", destination)
+    assert raised.value.filename == str(destination)
+    assert _message(raised.value) == f"{destination}: no space left on device"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_too_large_is_named_and_leaves_nothing(tmp_path, shared):
+    """RLIMIT_FSIZE makes the write fail with EFBIG (SIGXFSZ ignored, as Python does)."""
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))\n"
+        "from chainrule.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "predict", shared / "model.safetensors",
+         shared / "big.csv", "-o", "out.csv"],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "chainrule: error: out.csv: file too large\n"
+    assert list(tmp_path.iterdir()) == []
