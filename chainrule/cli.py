@@ -225,7 +225,7 @@ def _assignments(text: str) -> dict[str, float]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .datasets import load as load_dataset
-    from .io import check_writable
+    from .io import check_not_an_input, check_writable
     from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
 
@@ -234,6 +234,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
     for destination in (args.out, args.plot):
         if destination:
+            check_not_an_input(destination, [args.data])
             check_writable(destination)
     if args.dataset:
         data = load_dataset(args.dataset)
@@ -347,6 +348,10 @@ def _print_evaluation(report: EvaluationReport) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .io import check_not_an_input
+
+    if args.out:
+        check_not_an_input(args.out, [args.data, args.model])
     model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
@@ -405,8 +410,9 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .io import export_onnx
+    from .io import check_not_an_input, export_onnx
 
+    check_not_an_input(args.destination, [args.model])
     model = _load_model(args.model)
     export_onnx(model, args.destination, opset=args.opset)
     _console().print(f"ONNX model written to {args.destination} (opset {args.opset})")

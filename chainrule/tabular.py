@@ -20,7 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .evaluation import EvaluationReport, classification_report, regression_report
-from .io import ExportSpec, ModelFileError, open_atomic
+from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
 from .io import save as save_network
 from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
@@ -271,7 +271,9 @@ class TabularModel:
         skip_missing: bool = False,
     ) -> int:
         """:meth:`write_predictions` into the file ``destination``, atomically: written
-        beside it and renamed, so a failure anywhere leaves no file (or the old one)."""
+        beside it and renamed, so a failure anywhere leaves no file (or the old one).
+        ``destination`` must not be ``source`` (nor a link to it)."""
+        check_not_an_input(destination, [source])
         self._check_prediction_source(source, proba)
         with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
             return self._write_predictions(source, stream, proba, skip_missing)

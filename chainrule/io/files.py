@@ -20,7 +20,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -90,6 +90,29 @@ def check_writable(path: str | os.PathLike) -> None:
     handle, temporary = _temporary_beside(destination)
     os.close(handle)
     os.unlink(temporary)
+
+
+def check_not_an_input(
+    output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]
+) -> None:
+    """Refuse to write ``output`` if it is one of ``inputs``: the same file by device and
+    inode, so also through a symbolic or hard link.  Writing it would destroy the input."""
+    for source in inputs:
+        if source is None or not _is_regular_file(output) or not _is_regular_file(source):
+            continue
+        if os.path.samefile(output, source):
+            same = "" if str(output) == str(source) else " (the same file)"
+            raise ValueError(
+                f"cannot write {output}: it is the input {source}{same}; "
+                "writing it would destroy the input, choose another output file"
+            )
+
+
+def _is_regular_file(path: str | os.PathLike) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _destination(path: str | os.PathLike) -> _Destination:

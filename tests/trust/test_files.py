@@ -186,6 +186,69 @@ def test_predict_and_train_outputs_get_ordinary_modes(tmp_path, shared):
     assert stat.S_IMODE(model.stat().st_mode) == 0o644  # 0666 & ~022
 
 
+# Outputs that are inputs ------------------------------------------------------------------
+
+
+def _links_to(path: Path, kind: str) -> Path:
+    link = path.with_name(f"{kind}-{path.name}")
+    if kind == "symlink":
+        link.symlink_to(path)
+    else:
+        os.link(path, link)
+    return link
+
+
+@pytest.mark.parametrize("kind", ["same", "symlink", "hardlink"])
+def test_predict_refuses_to_overwrite_its_input(tmp_path, shared, kind):
+    data = write_csv(tmp_path / "data.csv", 50)
+    before = data.read_bytes()
+    output = data if kind == "same" else _links_to(data, kind)
+    result = run("predict", shared / "model.safetensors", data, "-o", output, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"cannot write {output}: it is the input {data}" in result.stderr
+    assert data.read_bytes() == before
+
+
+def test_predict_refuses_to_overwrite_the_model(tmp_path, shared):
+    model = tmp_path / "model.safetensors"
+    model.write_bytes((shared / "model.safetensors").read_bytes())
+    before = model.read_bytes()
+    result = run("predict", model, shared / "small.csv", "-o", model, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot write {model}: it is the input {model}" in result.stderr
+    assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["-o", "--plot"])
+def test_train_refuses_to_overwrite_its_data(tmp_path, shared, option):
+    data = write_csv(tmp_path / "data.csv", 50)
+    before = data.read_bytes()
+    link = _links_to(data, "hardlink")
+    result = run("train", data, "--target", "t", "--epochs", "1", "--quiet", option, link,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert f"cannot write {link}: it is the input {data} (the same file)" in result.stderr
+    assert data.read_bytes() == before
+
+
+def test_export_refuses_to_overwrite_the_model(tmp_path, shared):
+    model = tmp_path / "model.safetensors"
+    model.write_bytes((shared / "model.safetensors").read_bytes())
+    result = run("export", model, model, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot write {model}: it is the input {model}" in result.stderr
+    assert model.read_bytes() == (shared / "model.safetensors").read_bytes()
+
+
+def test_predict_csv_refuses_its_source_as_destination(tmp_path, shared):
+    data = write_csv(tmp_path / "data.csv", 50)
+    model = TabularModel.load(shared / "model.safetensors")
+    with pytest.raises(ValueError, match="it is the input"):
+        model.predict_csv(data, data)
+    assert data.read_text().startswith("f1,f2")
+
+
 # Full disks -------------------------------------------------------------------------------
 
 
