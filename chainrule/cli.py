@@ -1,7 +1,9 @@
 """The ``chainrule`` command line: train, evaluate, predict, inspect, export, examples.
 
 Thin by design: it parses, calls the library, prints.  Exit codes: 0 success, 1 a user
-error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C.
+error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C
+(``train`` then writes neither model nor plot), 143 SIGTERM.  An interrupted or terminated
+command leaves no temporary file.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from rich.table import Table
 from ._version import __version__
 from .errors import MissingExtraError
 from .evaluation import EvaluationReport, RegressionReport
+from .io.interrupts import Terminated, sigterm_raises
 from .nn import StateDictError
 
 EXAMPLES = {
     "train": """examples:
   chainrule train --dataset digits
   chainrule train data.csv --target species --hidden 64,32 --epochs 100 \\
-      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png""",
+      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png
+
+Ctrl-C stops training after the current batch and exits with status 130, writing neither
+the model nor the plot (a partial model is not the one asked for).""",
     "evaluate": """example:
   chainrule evaluate model.safetensors test.csv --target species --json""",
     "predict": """example:
@@ -270,6 +276,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     )  # fmt: skip
     console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
     model, history = TabularModel.train(X, y, names, target, task, options)
+    if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
+        unwritten = "; nothing written" if args.out or args.plot else ""
+        raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
     model.summary["source"] = source
     net = model.network
     console.print(
@@ -487,10 +496,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("chainrule: interrupted", file=sys.stderr)
+        with sigterm_raises():
+            COMMANDS[args.command](args)
+    except KeyboardInterrupt as error:
+        print(f"chainrule: interrupted {error}".rstrip(), file=sys.stderr)
         return 130
+    except Terminated:
+        print("chainrule: terminated", file=sys.stderr)
+        return 143
     except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
         print(f"chainrule: error: {_message(error)}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
 from .io import save as save_network
 from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.interrupts import deferred_interrupts
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -318,10 +319,12 @@ class TabularModel:
             ignore=self._ignored_columns(),
         )
         written = 0
-        for _, chunk in chunks:
-            rows = self._prediction_rows(chunk, len(header), proba)
-            writer.writerows(rows)
-            written += len(rows)
+        with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
+            for _, chunk in chunks:
+                check_interrupts()
+                rows = self._prediction_rows(chunk, len(header), proba)
+                writer.writerows(rows)
+                written += len(rows)
         return written
 
     def _prediction_rows(self, chunk: Chunk, width: int, proba: bool) -> list[list[Any]]:
