@@ -2,15 +2,17 @@
 
 Thin by design: it parses, calls the library, prints.  Exit codes: 0 success, 1 a user
 error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C
-(``train`` then writes neither model nor plot), 143 SIGTERM.  An interrupted or terminated
-command leaves no temporary file.
+(``train`` then writes neither model nor plot), 143 SIGTERM, 141 when the reader of the
+output went away (``chainrule ... | head``: quietly, the status a shell shows for a tool
+that SIGPIPE ended).  An interrupted or terminated command leaves no temporary file.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import errno
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,8 +61,17 @@ class UserError(Exception):
     """An error the user can fix; printed as one line."""
 
 
+class _OutputConsole(Console):
+    """rich's Console, except that when the reader of standard output goes away it raises
+    BrokenPipeError (main() then exits quietly with 141) instead of SystemExit(1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return _OutputConsole(highlight=False, soft_wrap=True)
 
 
 def _int_list(text: str) -> list[int]:
@@ -368,8 +379,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.out:
         model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
     else:
-        with contextlib.suppress(BrokenPipeError):
-            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
+        model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
@@ -504,10 +514,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("chainrule: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
         print(f"chainrule: error: {_message(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    """After the reader of standard output went away, point it at the null device, so the
+    flush at exit does not fail again (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _message(error: BaseException) -> str:

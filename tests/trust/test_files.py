@@ -381,3 +381,35 @@ def test_sigterm_in_train_exits_143_and_writes_nothing(tmp_path, shared):
     assert process.returncode == 143
     assert err.strip().splitlines()[-1] == "chainrule: terminated"
     assert list(tmp_path.iterdir()) == []
+
+
+# A reader that goes away ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "{model}", "{big}"],
+        ["examples"],
+        ["explain", "(x + y) * z", "--at", "x=-2,y=5,z=-4", "--json"],
+        ["inspect", "{model}", "--json"],
+        ["inspect", "{model}"],
+        ["evaluate", "{model}", "{small}"],
+        ["evaluate", "{model}", "{small}", "--json"],
+    ],
+    ids=" ".join,
+)
+def test_a_closed_standard_output_ends_the_command_quietly(tmp_path, shared, args):
+    """As `chainrule ... | head` when head has gone: status 141 (what a shell shows for a
+    tool ended by SIGPIPE), nothing on stderr."""
+    paths = {"model": shared / "model.safetensors", "big": shared / "big.csv",
+             "small": shared / "small.csv"}  # fmt: skip
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes anything
+    try:
+        process = start(*(a.format(**paths) for a in args), cwd=tmp_path, stdout=write_end,
+                        stderr=subprocess.PIPE)  # fmt: skip
+    finally:
+        os.close(write_end)
+    _, err = finish(process)
+    assert (process.returncode, err) == (141, "")
