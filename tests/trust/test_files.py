@@ -2,6 +2,7 @@
 file modes, outputs that are inputs, signals during a write, full disks, Ctrl-C, and a reader
 of standard output that goes away.  Every device here is a private node made in tmp_path."""
 
+import contextlib
 import errno
 import os
 import random
@@ -9,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 CHAINRULE = [sys.executable, "-m", "chainrule"]
 BIG_ROWS = 400_000  # about 1.3 s of prediction: time to interrupt it while it writes
+WATCHDOG_SECONDS = 120
 
 
 def run(*args, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
@@ -37,8 +40,27 @@ def run(*args, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.Completed
     )
 
 
+STARTED: list[subprocess.Popen] = []
+
+
 def start(*args, cwd: Path, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([*CHAINRULE, *map(str, args)], cwd=cwd, env=ENV, text=True, **kwargs)
+    """The command, running; killed after WATCHDOG_SECONDS whatever the test waits for."""
+    process = subprocess.Popen([*CHAINRULE, *map(str, args)], cwd=cwd, env=ENV, text=True, **kwargs)
+    watchdog = threading.Timer(WATCHDOG_SECONDS, process.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def finish(process: subprocess.Popen, timeout: float = 60) -> tuple[str, str]:
@@ -306,8 +328,9 @@ def _wait_for_temporary(folder: Path, process: subprocess.Popen, timeout: float 
     """Until the command is writing its output (its temporary file has grown)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        if any(p.stat().st_size for p in folder.glob(".*.tmp")):
-            return
+        with contextlib.suppress(FileNotFoundError):  # renamed as we looked
+            if any(p.stat().st_size for p in folder.glob(".*.tmp")):
+                return
         time.sleep(0.005)
     raise AssertionError("the command never started writing its output")
 
@@ -316,6 +339,7 @@ def _wait_for_temporary(folder: Path, process: subprocess.Popen, timeout: float 
     ("signum", "code", "message"),
     [(signal.SIGTERM, 143, "chainrule: terminated\n"),
      (signal.SIGINT, 130, "chainrule: interrupted\n")],
+    ids=["SIGTERM", "SIGINT"],
 )  # fmt: skip
 def test_a_signal_during_predict_leaves_no_temporary_file(tmp_path, shared, signum, code, message):
     process = start("predict", shared / "model.safetensors", shared / "big.csv", "-o", "out.csv",
