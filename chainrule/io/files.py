@@ -116,18 +116,24 @@ def _is_regular_file(path: str | os.PathLike) -> bool:
 
 
 def _destination(path: str | os.PathLike) -> _Destination:
-    """Where writing ``path`` goes; its folder must exist and it must not be a folder."""
+    """Where writing ``path`` goes; its folder must exist and it must not be a folder.
+
+    A special file is opened by the name given (``/dev/stdout`` leads through
+    ``/proc/self/fd/1`` to a pipe that has no path); a regular file by its real path."""
     shown = Path(path)
-    real = Path(os.path.realpath(shown))
-    folder = real.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {shown}: folder {folder} does not exist")
     try:
-        existing = os.stat(real)
+        existing = os.stat(shown)
     except FileNotFoundError:
         existing = None
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise IsADirectoryError(f"cannot write {shown}: it is a folder")
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        return _Destination(shown, shown, shown.parent, existing)
+    real = Path(os.path.realpath(shown))
+    folder = real.parent
+    if not folder.is_dir():
+        named = shown.parent if os.path.realpath(shown.parent) == str(folder) else folder
+        raise FileNotFoundError(f"cannot write {shown}: folder {named} does not exist")
     return _Destination(shown, real, folder, existing)
 
 

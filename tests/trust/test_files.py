@@ -149,6 +149,19 @@ def test_predict_into_a_fifo_feeds_its_reader(tmp_path, shared):
     assert received.splitlines()[0] == "prediction" and len(received.splitlines()) == 3001
 
 
+def test_predict_into_a_link_to_standard_output_writes_standard_output(tmp_path, shared):
+    """As -o /dev/stdout does: the link leads through /proc/self/fd/1 to a pipe."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", link,
+                 cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "prediction"
+    assert len(result.stdout.splitlines()) == 3001
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stdout"]
+
+
 def test_predict_into_a_symlink_writes_its_target(tmp_path, shared):
     target = tmp_path / "real.csv"
     target.write_text("old\n")
