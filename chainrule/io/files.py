@@ -9,6 +9,7 @@ file it replaces (and, when allowed, its owner), or for a new file the mode the 
 A symbolic link is followed: its target is written, the link stays.  Anything else that
 exists and is not a regular file (a device such as ``/dev/null``, a FIFO) is written in
 place, as the shell's ``>`` does: renaming over it would replace the device node by a file.
+So is a path through an open descriptor (``/dev/stdout``, ``/dev/fd/N``).
 
 Errors that come from writing (no space left, file too large, quota) name the file.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -32,14 +34,10 @@ _WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 @dataclass(frozen=True)
 class _Destination:
     shown: Path  # the path as given, for messages
-    real: Path  # the file to write: the path with symbolic links resolved
+    real: Path  # the file to write: for a regular file, the path with links resolved
     folder: Path  # real's folder, where the temporary file goes
     existing: os.stat_result | None  # real's status if it exists
-
-    @property
-    def special(self) -> bool:
-        """Whether it exists and is not a regular file (device, FIFO, socket)."""
-        return self.existing is not None and not stat.S_ISREG(self.existing.st_mode)
+    in_place: bool = False  # a device, FIFO or socket, or a file open as a descriptor
 
 
 @contextlib.contextmanager
@@ -53,10 +51,14 @@ def open_atomic(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iter
     target is untouched.  Only a process killed outright (SIGKILL, power loss) can leave
     such a ``.NAME.*.tmp`` file beside the target; it is safe to delete.
 
-    A device, FIFO or other special file is opened and written in place.
+    A device, FIFO or other special file is opened and written in place; so is a file
+    reached through a descriptor (``-o /dev/stdout > log``), appended to, as the shell's
+    descriptor would write it.
     """
     destination = _destination(path)
-    if destination.special:
+    if destination.in_place:
+        if stat.S_ISREG(destination.existing.st_mode):  # a file the shell opened: append
+            mode = mode.replace("w", "a")
         with _naming_the_file(destination.shown), open(destination.real, mode, **kwargs) as stream:
             yield stream
         return
@@ -83,7 +85,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 def check_writable(path: str | os.PathLike) -> None:
     """Fail now, not after an hour of training, if ``path`` cannot be written."""
     destination = _destination(path)
-    if destination.special:
+    if destination.in_place:
         if not os.access(destination.real, os.W_OK):
             raise PermissionError(f"cannot write {destination.shown}: permission denied")
         return
@@ -119,7 +121,9 @@ def _destination(path: str | os.PathLike) -> _Destination:
     """Where writing ``path`` goes; its folder must exist and it must not be a folder.
 
     A special file is opened by the name given (``/dev/stdout`` leads through
-    ``/proc/self/fd/1`` to a pipe that has no path); a regular file by its real path."""
+    ``/proc/self/fd/1`` to a pipe that has no path), and so is a file reached through a
+    descriptor (``-o /dev/stdout >> log``: the shell's open file is written, as it opened
+    it); any other regular file by its real path."""
     shown = Path(path)
     try:
         existing = os.stat(shown)
@@ -127,14 +131,27 @@ def _destination(path: str | os.PathLike) -> _Destination:
         existing = None
     if existing is not None and stat.S_ISDIR(existing.st_mode):
         raise IsADirectoryError(f"cannot write {shown}: it is a folder")
-    if existing is not None and not stat.S_ISREG(existing.st_mode):
-        return _Destination(shown, shown, shown.parent, existing)
+    if existing is not None and (not stat.S_ISREG(existing.st_mode) or _through_descriptor(shown)):
+        return _Destination(shown, shown, shown.parent, existing, in_place=True)
     real = Path(os.path.realpath(shown))
     folder = real.parent
     if not folder.is_dir():
         named = shown.parent if os.path.realpath(shown.parent) == str(folder) else folder
         raise FileNotFoundError(f"cannot write {shown}: folder {named} does not exist")
     return _Destination(shown, real, folder, existing)
+
+
+def _through_descriptor(path: Path) -> bool:
+    """Whether ``path`` leads through an open file descriptor (/dev/stdout, /dev/fd/N,
+    /proc/PID/fd/N), following its chain of symbolic links."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        if re.fullmatch(r"/proc/[^/]+/fd/\d+|/dev/fd/\d+", current):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return False
 
 
 def _temporary_beside(destination: _Destination) -> tuple[int, str]:

@@ -29,14 +29,10 @@ WATCHDOG_SECONDS = 120
 
 
 def run(*args, cwd: Path, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    """The command run to its end; its output captured unless ``stdout=`` says otherwise."""
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
     return subprocess.run(
-        [*CHAINRULE, *map(str, args)],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kwargs,
+        [*CHAINRULE, *map(str, args)], cwd=cwd, env=ENV, text=True, timeout=timeout, **streams
     )
 
 
@@ -160,6 +156,21 @@ def test_predict_into_a_link_to_standard_output_writes_standard_output(tmp_path,
     assert len(result.stdout.splitlines()) == 3001
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stdout"]
+
+
+def test_a_link_to_standard_output_appends_where_the_shell_said(tmp_path, shared):
+    """-o /dev/stdout >> log: the shell's open file is written, not replaced by a new one."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    log = tmp_path / "log.txt"
+    log.write_text("before\n")
+    with log.open("a") as appending:
+        result = run("predict", shared / "model.safetensors", shared / "small.csv", "-o", link,
+                     cwd=tmp_path, stdout=appending)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = log.read_text().splitlines()
+    assert lines[:2] == ["before", "prediction"] and len(lines) == 3002
+    assert link.is_symlink()
 
 
 def test_predict_into_a_symlink_writes_its_target(tmp_path, shared):
