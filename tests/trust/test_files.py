@@ -422,6 +422,13 @@ def test_ctrl_c_in_train_exits_130_and_writes_nothing(tmp_path, shared):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_train_help_says_what_ctrl_c_does(tmp_path):
+    result = run("train", "--help", cwd=tmp_path)
+    text = " ".join(result.stdout.split())
+    assert "Ctrl-C stops training after the current batch and exits with status 130" in text
+    assert "writing neither the model nor the plot" in text
+
+
 def test_sigterm_in_train_exits_143_and_writes_nothing(tmp_path, shared):
     process = _start_training(tmp_path, shared)
     process.send_signal(signal.SIGTERM)
