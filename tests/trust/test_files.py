@@ -227,9 +227,11 @@ def test_predict_and_train_outputs_get_ordinary_modes(tmp_path, shared):
     predictions.chmod(0o644)
     model = tmp_path / "model.safetensors"
     model_source, small = shared / "model.safetensors", shared / "small.csv"
-    run("predict", model_source, small, "-o", predictions, cwd=tmp_path, umask=0o077)
-    run("train", small, "--target", "t", "--epochs", "1", "--quiet", "-o", model,
-        cwd=tmp_path, umask=0o022)  # fmt: skip
+    predicted = run("predict", model_source, small, "-o", predictions, cwd=tmp_path,
+                    umask=0o077)  # fmt: skip
+    trained = run("train", small, "--target", "t", "--epochs", "1", "--quiet", "-o", model,
+                  cwd=tmp_path, umask=0o022)  # fmt: skip
+    assert predicted.returncode == trained.returncode == 0, predicted.stderr + trained.stderr
     assert stat.S_IMODE(predictions.stat().st_mode) == 0o644  # kept, whatever the umask
     assert predictions.read_text().startswith("prediction")
     assert stat.S_IMODE(model.stat().st_mode) == 0o644  # 0666 & ~022
