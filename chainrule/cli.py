@@ -1,14 +1,18 @@
 """The ``chainrule`` command line: train, evaluate, predict, inspect, export, examples.
 
 Thin by design: it parses, calls the library, prints.  Exit codes: 0 success, 1 a user
-error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C.
+error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C
+(``train`` then writes neither model nor plot), 143 SIGTERM, 141 when the reader of the
+output went away (``chainrule ... | head``: quietly, the status a shell shows for a tool
+that SIGPIPE ended).  An interrupted or terminated command leaves no temporary file.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import errno
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,13 +23,17 @@ from rich.table import Table
 from ._version import __version__
 from .errors import MissingExtraError
 from .evaluation import EvaluationReport, RegressionReport
+from .io.interrupts import Terminated, sigterm_raises
 from .nn import StateDictError
 
 EXAMPLES = {
     "train": """examples:
   chainrule train --dataset digits
   chainrule train data.csv --target species --hidden 64,32 --epochs 100 \\
-      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png""",
+      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png
+
+Ctrl-C stops training after the current batch and exits with status 130, writing neither
+the model nor the plot (a partial model is not the one asked for).""",
     "evaluate": """example:
   chainrule evaluate model.safetensors test.csv --target species --json""",
     "predict": """example:
@@ -53,8 +61,17 @@ class UserError(Exception):
     """An error the user can fix; printed as one line."""
 
 
+class _OutputConsole(Console):
+    """rich's Console, except that when the reader of standard output goes away it raises
+    BrokenPipeError (main() then exits quietly with 141) instead of SystemExit(1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return _OutputConsole(highlight=False, soft_wrap=True)
 
 
 def _int_list(text: str) -> list[int]:
@@ -230,7 +247,7 @@ def _assignments(text: str) -> dict[str, float]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .datasets import load as load_dataset
-    from .io import check_writable
+    from .io import check_not_an_input, check_writable
     from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
 
@@ -239,6 +256,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
     for destination in (args.out, args.plot):
         if destination:
+            check_not_an_input(destination, [args.data])
             check_writable(destination)
     if args.dataset:
         data = load_dataset(args.dataset)
@@ -274,6 +292,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     )  # fmt: skip
     console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
     model, history = TabularModel.train(X, y, names, target, task, options)
+    if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
+        unwritten = "; nothing written" if args.out or args.plot else ""
+        raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
     model.summary["source"] = source
     net = model.network
     console.print(
@@ -352,6 +373,10 @@ def _print_evaluation(report: EvaluationReport) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .io import check_not_an_input
+
+    if args.out:
+        check_not_an_input(args.out, [args.data, args.model])
     model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
@@ -359,8 +384,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.out:
         model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
     else:
-        with contextlib.suppress(BrokenPipeError):
-            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
+        model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
@@ -410,9 +434,10 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .io import export_onnx
+    from .io import check_not_an_input, export_onnx
     from .io.onnx_export import OpsetError
 
+    check_not_an_input(args.destination, [args.model])
     model = _load_model(args.model)
     try:
         export_onnx(model, args.destination, opset=args.opset)
@@ -490,14 +515,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("chainrule: interrupted", file=sys.stderr)
+        with sigterm_raises():
+            COMMANDS[args.command](args)
+    except KeyboardInterrupt as error:
+        print(f"chainrule: interrupted {error}".rstrip(), file=sys.stderr)
         return 130
+    except Terminated:
+        print("chainrule: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
         print(f"chainrule: error: {_message(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    """After the reader of standard output went away, point it at the null device, so the
+    flush at exit does not fail again (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _message(error: BaseException) -> str:

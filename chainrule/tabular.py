@@ -20,10 +20,11 @@ import numpy as np
 
 from ._version import __version__
 from .evaluation import EvaluationReport, classification_report, regression_report
-from .io import ExportSpec, ModelFileError, open_atomic
+from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
 from .io import save as save_network
 from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.interrupts import deferred_interrupts
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -271,7 +272,9 @@ class TabularModel:
         skip_missing: bool = False,
     ) -> int:
         """:meth:`write_predictions` into the file ``destination``, atomically: written
-        beside it and renamed, so a failure anywhere leaves no file (or the old one)."""
+        beside it and renamed, so a failure anywhere leaves no file (or the old one).
+        ``destination`` must not be ``source`` (nor a link to it)."""
+        check_not_an_input(destination, [source])
         self._check_prediction_source(source, proba)
         with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
             return self._write_predictions(source, stream, proba, skip_missing)
@@ -316,10 +319,12 @@ class TabularModel:
             ignore=self._ignored_columns(),
         )
         written = 0
-        for _, chunk in chunks:
-            rows = self._prediction_rows(chunk, len(header), proba)
-            writer.writerows(rows)
-            written += len(rows)
+        with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
+            for _, chunk in chunks:
+                check_interrupts()
+                rows = self._prediction_rows(chunk, len(header), proba)
+                writer.writerows(rows)
+                written += len(rows)
         return written
 
     def _prediction_rows(self, chunk: Chunk, width: int, proba: bool) -> list[list[Any]]:

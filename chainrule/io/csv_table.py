@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .interrupts import deferred_interrupts
+
 MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
 CHUNK_ROWS = 8192
 
@@ -255,13 +257,16 @@ def read_table(
     """The whole file as arrays; rows with missing values are dropped if ``drop_missing``."""
     features, targets, dropped = [], [], []
     names: list[str] = []
-    for chunk_names, chunk in iter_chunks(path, target, feature_names, allow_missing=drop_missing):
-        names = chunk_names
-        keep = ~chunk.missing
-        dropped.extend(int(line) for line in chunk.lines[chunk.missing])
-        features.append(chunk.features[keep])
-        if chunk.target is not None:
-            targets.append(chunk.target[keep])
+    chunks = iter_chunks(path, target, feature_names, allow_missing=drop_missing)
+    with deferred_interrupts() as check_interrupts:
+        for chunk_names, chunk in chunks:
+            check_interrupts()
+            names = chunk_names
+            keep = ~chunk.missing
+            dropped.extend(int(line) for line in chunk.lines[chunk.missing])
+            features.append(chunk.features[keep])
+            if chunk.target is not None:
+                targets.append(chunk.target[keep])
     if not features or sum(len(f) for f in features) == 0:
         what = (
             "no rows left after dropping those with missing values" if dropped else "no data rows"
