@@ -144,12 +144,15 @@ class TabularModel:
             callbacks.append(EarlyStopping(patience=options.patience))
         metrics = ["accuracy"] if task == "classify" else ["r2"]
         started = time.perf_counter()
-        history = fit(
-            model.network, loss, optimizer, model.scale_inputs(X), y,
-            epochs=options.epochs, batch_size=options.batch_size,
-            validation_split=options.validation_split, callbacks=callbacks,
-            metrics=metrics, verbose=options.verbose, seed=options.seed,
-        )  # fmt: skip
+        # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
+        # overflow warnings on the way there would only bury it
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(
+                model.network, loss, optimizer, model.scale_inputs(X), y,
+                epochs=options.epochs, batch_size=options.batch_size,
+                validation_split=options.validation_split, callbacks=callbacks,
+                metrics=metrics, verbose=options.verbose, seed=options.seed,
+            )  # fmt: skip
         model.summary = {
             "chainrule_version": __version__,
             "samples": len(X),
@@ -162,7 +165,11 @@ class TabularModel:
             "seed": options.seed,
             "validation_split": options.validation_split,
             "stopped_early": history.stopped_early,
-            "final": {k: v[-1] for k, v in history.history.items()},
+            # the weights saved are those of final_epoch (the best, when early stopping
+            # restored it), and "final" holds that epoch's figures
+            "restored_epoch": history.restored_epoch,
+            "final_epoch": history.final_epoch,
+            "final": history.final(),
         }
         return model, history
 
