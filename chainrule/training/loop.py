@@ -341,9 +341,10 @@ def _diverged(
     where = f"training diverged at epoch {epoch}, batch {batch + 1}: the loss is {loss}"
     if epoch == 1 and batch == 0:
         largest = float(np.abs(X).max())
+        size = f"up to {largest:.3g}" if isfinite(largest) else "beyond its range"
         hint = (
             f"before any update, so the data overflow the network's {X.dtype} "
-            f"(features up to {largest:.3g}); scale them"
+            f"(features {size}); scale them"
         )
     else:
         hint = f"lower the learning rate (it is {optimizer.lr:g})"
