@@ -305,8 +305,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     final = model.summary["final"]
     shown = {k: v for k, v in final.items() if k != "lr"}
     table = Table(
-        title=f"after {len(history.epochs)} epochs"
-        + (" (stopped early)" if history.stopped_early else "")
+        title=_training_title(history),
+        caption="train: running mean over the epoch's batches; validation: after the epoch",
     )
     table.add_column("figure")
     table.add_column("train", justify="right")
@@ -323,6 +323,16 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         plot_history(history, args.plot, title=f"chainrule on {source}")
         console.print(f"curves written to {args.plot}")
+
+
+def _training_title(history) -> str:
+    """ "after 72 epochs (stopped early; weights of epoch 62 restored)": how training
+    ended and which epoch's weights (and figures) the model holds."""
+    notes = ["stopped early"] if history.stopped_early else []
+    restored = history.restored_epoch
+    if restored is not None and restored != history.epochs[-1]:
+        notes.append(f"weights of epoch {restored} restored")
+    return f"after {len(history.epochs)} epochs" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _load_model(path: str):

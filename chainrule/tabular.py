@@ -8,10 +8,11 @@ evaluation and prediction work on arrays or, chunk by chunk, on CSV files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -69,6 +70,54 @@ def guess_task(raw: np.ndarray) -> str:
         return "classify" if len(np.unique(values)) <= MAX_CLASSES_GUESSED else "regress"
     whole = np.all(values == np.round(values))
     return "classify" if whole and len(np.unique(values)) <= MAX_CLASSES_GUESSED else "regress"
+
+
+class OutputOverflow(DataError):
+    """Rows of finite features for which the network's outputs are NaN or infinite: the
+    values are too large for the network's arithmetic.  ``rows`` indexes them in the
+    array predicted; :meth:`naming` says where they are in other terms (file lines)."""
+
+    def __init__(
+        self, rows: np.ndarray, largest: float, dtype: np.dtype, where: str | None = None
+    ) -> None:
+        self.rows, self.largest, self.dtype = rows, largest, dtype
+        where = where or numbered("row", rows) + " (counted from 0)"
+        super().__init__(
+            f"{where}: the network's outputs overflow (features up to {largest:.3g}; the "
+            f"model computes in {dtype}), so there is no prediction; check these values"
+        )
+
+    def naming(self, where: str) -> OutputOverflow:
+        return OutputOverflow(self.rows, self.largest, self.dtype, where)
+
+
+def numbered(word: str, numbers: Sequence[int], shown: int = 5) -> str:
+    """ "line 4", "lines 4, 9", "lines 4, 9, 11, 12, 20 and 7 more"."""
+    items = ", ".join(str(int(n)) for n in numbers[:shown])
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return f"{word}{'s' if len(numbers) > 1 else ''} {items}{more}"
+
+
+def check_finite_outputs(outputs: np.ndarray, X: np.ndarray, dtype: np.dtype) -> None:
+    """Raise OutputOverflow naming the rows of ``outputs`` (N, k) that hold NaN or inf
+    (the features X are finite: the input checks see to that).  A sum is finite only if
+    every value is, so a batch without such rows costs one pass."""
+    if np.isfinite(outputs.sum()):
+        return
+    bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
+    if len(bad):
+        raise OutputOverflow(bad, float(np.abs(np.asarray(X)[bad]).max()), dtype)
+
+
+@contextlib.contextmanager
+def _overflow_named_by_line(source: str | os.PathLike, chunk: Chunk) -> Iterator[None]:
+    """An OutputOverflow from a chunk's rows (those without a missing value, as they
+    are predicted) re-raised naming their lines in the file."""
+    try:
+        yield
+    except OutputOverflow as error:
+        lines = chunk.lines[~chunk.missing][error.rows]
+        raise error.naming(f"{source}: {numbered('line', lines)}") from None
 
 
 @dataclass
@@ -145,12 +194,15 @@ class TabularModel:
             callbacks.append(EarlyStopping(patience=options.patience))
         metrics = ["accuracy"] if task == "classify" else ["r2"]
         started = time.perf_counter()
-        history = fit(
-            model.network, loss, optimizer, model.scale_inputs(X), y,
-            epochs=options.epochs, batch_size=options.batch_size,
-            validation_split=options.validation_split, callbacks=callbacks,
-            metrics=metrics, verbose=options.verbose, seed=options.seed,
-        )  # fmt: skip
+        # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
+        # overflow warnings on the way there would only bury it
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(
+                model.network, loss, optimizer, model.scale_inputs(X), y,
+                epochs=options.epochs, batch_size=options.batch_size,
+                validation_split=options.validation_split, callbacks=callbacks,
+                metrics=metrics, verbose=options.verbose, seed=options.seed,
+            )  # fmt: skip
         model.summary = {
             "chainrule_version": __version__,
             "samples": len(X),
@@ -163,7 +215,11 @@ class TabularModel:
             "seed": options.seed,
             "validation_split": options.validation_split,
             "stopped_early": history.stopped_early,
-            "final": {k: v[-1] for k, v in history.history.items()},
+            # the weights saved are those of final_epoch (the best, when early stopping
+            # restored it), and "final" holds that epoch's figures
+            "restored_epoch": history.restored_epoch,
+            "final_epoch": history.final_epoch,
+            "final": history.final(),
         }
         return model, history
 
@@ -205,11 +261,20 @@ class TabularModel:
             return X
         return (X - self.input_mean) / self.input_scale
 
+    def _network_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs (float64) for the rows of X; OutputOverflow names the
+        rows for which they are NaN or inf (NumPy's overflow warnings on the way are
+        left out: the error says it better)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
+        check_finite_outputs(out, X, self.network.dtype)
+        return out
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) in the order of ``classes``."""
         if self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
-        out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
+        out = self._network_outputs(X)
         if self.network.output == "sigmoid":
             return np.hstack([1 - out, out])
         if self.network.output == "identity":  # logits
@@ -221,7 +286,7 @@ class TabularModel:
         """Class labels (original type) or regression values."""
         if self.task == "classify":
             return np.asarray(self.classes, dtype=object)[self.predict_proba(X).argmax(axis=1)]
-        out = self.network.predict(self.scale_inputs(X)).astype(np.float64)[:, 0]
+        out = self._network_outputs(X)[:, 0]
         return out * self.target_scale + self.target_mean
 
     def class_indices(self, labels: np.ndarray) -> np.ndarray:
@@ -256,6 +321,8 @@ class TabularModel:
         table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
         try:
             return self.evaluate(table.features, table.target)
+        except OutputOverflow as error:
+            raise error.naming(f"{path}: {numbered('line', table.lines[error.rows])}") from None
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
 
@@ -322,7 +389,8 @@ class TabularModel:
         with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
             for _, chunk in chunks:
                 check_interrupts()
-                rows = self._prediction_rows(chunk, len(header), proba)
+                with _overflow_named_by_line(source, chunk):
+                    rows = self._prediction_rows(chunk, len(header), proba)
                 writer.writerows(rows)
                 written += len(rows)
         return written

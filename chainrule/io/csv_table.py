@@ -44,6 +44,7 @@ class Table:
     features: np.ndarray
     target: np.ndarray | None
     dropped_lines: list[int]
+    lines: np.ndarray | None = None  # each row's line number in the file
 
 
 def _open(path: Path):
@@ -255,7 +256,7 @@ def read_table(
     drop_missing: bool = False,
 ) -> Table:
     """The whole file as arrays; rows with missing values are dropped if ``drop_missing``."""
-    features, targets, dropped = [], [], []
+    features, targets, dropped, lines = [], [], [], []
     names: list[str] = []
     chunks = iter_chunks(path, target, feature_names, allow_missing=drop_missing)
     with deferred_interrupts() as check_interrupts:
@@ -265,6 +266,7 @@ def read_table(
             keep = ~chunk.missing
             dropped.extend(int(line) for line in chunk.lines[chunk.missing])
             features.append(chunk.features[keep])
+            lines.append(chunk.lines[keep])
             if chunk.target is not None:
                 targets.append(chunk.target[keep])
     if not features or sum(len(f) for f in features) == 0:
@@ -278,4 +280,5 @@ def read_table(
         features=np.concatenate(features),
         target=np.concatenate(targets) if targets else None,
         dropped_lines=dropped,
+        lines=np.concatenate(lines),
     )

@@ -18,6 +18,7 @@ from ..autodiff.chain import AnyLink, value_and_grad_of_chain
 from ..autodiff.mode import state
 from . import functional as F
 from .functional import LossInputError
+from .layers import make_activation
 
 
 class Loss:
@@ -253,13 +254,18 @@ def _logits_function(model: Any) -> Callable[[Any], Tensor]:
 
 
 def objective(model: Any, loss: str | Loss | Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """``f(x, y, sample_weight=None) -> loss`` for ``model``: fused losses read the
-    logits before a matching output layer; an identity output is taken as logits."""
+    """``f(x, y, sample_weight=None, keep=None) -> loss`` for ``model``: fused losses
+    read the logits before a matching output layer; an identity output is taken as
+    logits.  ``keep``, a list, is given the prediction the loss took, as an array (see
+    :func:`outputs_of_predictions`)."""
     loss = get_loss(loss)
     forward = _logits_function(model) if _reads_logits(model, loss) else model
 
-    def compute(x: Any, y: Any, sample_weight: Any = None) -> Tensor:
-        return loss(forward(x), y, sample_weight)
+    def compute(x: Any, y: Any, sample_weight: Any = None, keep: list[Any] | None = None) -> Tensor:
+        prediction = forward(x)
+        if keep is not None:
+            keep.append(prediction.data)
+        return loss(prediction, y, sample_weight)
 
     return compute
 
@@ -288,7 +294,13 @@ def value_and_grad(
 
     ``targets_checked=True`` is for a caller that has run ``loss.check_targets`` on all
     the targets it will pass (``fit`` does, before the first batch): the chain then
-    skips the per-batch pass over the targets' values.  Shapes are still checked."""
+    skips the per-batch pass over the targets' values.  Shapes are still checked.
+
+    ``keep``, a list, is given the batch's prediction as the loss took it (an array):
+    the model's logits when the loss reads them, else its outputs.  It comes from the
+    forward pass the gradients need, at no extra cost; :func:`outputs_of_predictions`
+    turns it into what the model outputs.  (A training loop computes its training
+    metrics from it.)"""
     loss = get_loss(loss)
     logits = _reads_logits(model, loss)
     compute = objective(model, loss)
@@ -297,7 +309,11 @@ def value_and_grad(
     penalized = type(loss).penalty is not Loss.penalty
 
     def loss_and_gradients(
-        x: Any, y: Any, sample_weight: Any = None, grad_scale: float = 1.0
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        grad_scale: float = 1.0,
+        keep: list[Any] | None = None,
     ) -> float:
         chain = None
         if (
@@ -308,7 +324,7 @@ def value_and_grad(
         ):
             chain = model.chain(x, logits=logits)
         if chain is None:
-            value = compute(x, y, sample_weight)
+            value = compute(x, y, sample_weight, keep)
             value.backward(grad_scale)
             return value.item()
         array, links, shape = chain
@@ -317,11 +333,11 @@ def value_and_grad(
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
         extra = loss.penalty(shape[0], sample_weight) if penalized else None
         if extra is None:
-            return value_and_grad_of_chain(array, links, last, grad_scale)
+            return value_and_grad_of_chain(array, links, last, grad_scale, keep)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
         # each parameter's gradient is summed in the same order, to the same bits
         extra.backward(grad_scale)
-        value = value_and_grad_of_chain(array, links, last, grad_scale)
+        value = value_and_grad_of_chain(array, links, last, grad_scale, keep)
         return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients
@@ -346,3 +362,20 @@ def _reads_logits(model: Any, loss: Loss) -> bool:
             f"this network ends in {last}"
         )
     return False
+
+
+def outputs_of_predictions(model: Any, loss: str | Loss) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(predictions) -> outputs``: the model's outputs from the predictions that
+    :func:`value_and_grad` keeps (``keep=``).  When the loss reads logits, the output
+    layer it fuses with (softmax, sigmoid) is applied to them; otherwise the predictions
+    are the outputs already."""
+    loss = get_loss(loss)
+    if not _reads_logits(model, loss):
+        return lambda predictions: predictions
+    output_layer = make_activation(loss.fuses)
+
+    def outputs(logits: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return output_layer(logits).data
+
+    return outputs
