@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ._version import __version__
 from .errors import MissingExtraError
@@ -54,7 +55,9 @@ class UserError(Exception):
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Where the commands print.  Markup is off: labels, column names and file names are
+    the user's data and are printed as they are (``[low]`` is a label, not a style)."""
+    return Console(markup=False, highlight=False, soft_wrap=True)
 
 
 def _int_list(text: str) -> list[int]:
@@ -380,7 +383,9 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         return
     console = _console()
     console.print(
-        f"[bold]{args.model}[/bold]: {model.task} network {'-'.join(map(str, net.sizes))}"
+        Text.assemble(
+            (str(args.model), "bold"), f": {model.task} network {'-'.join(map(str, net.sizes))}"
+        )
     )
     table = Table(title="layers")
     for column in ("layer", "shape", "parameters"):
