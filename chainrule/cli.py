@@ -86,6 +86,37 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The examples as written, and every option's default after its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, argparse.SUPPRESS) and action.nargs != 0
+        if shown and action.option_strings and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
     from .explain.drawing import FORMATS
@@ -97,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="Feedforward neural networks trained by backpropagation.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
         epilog=EXAMPLES["train"],
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -109,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=EXAMPLES[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
 
     train = command("train", "Train a network on a CSV file or a built-in data set.")
@@ -118,27 +149,58 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the column to predict (CSV input)")
     train.add_argument("--task", choices=TASKS, help="default: guessed from the target")
     train.add_argument(
-        "--hidden", type=_int_list, default=[64], help="hidden layer sizes, e.g. 64,32"
+        "--hidden", type=_int_list, default="64", help="hidden layer sizes, e.g. 64,32"
     )
     train.add_argument(
         "--activation", default="relu", help="hidden activation, or one per layer: relu,tanh"
     )
-    train.add_argument("--output", choices=OUTPUTS, help="final layer")
-    train.add_argument("--loss", help="cross_entropy, binary_cross_entropy, mse, half_mse")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    train.add_argument("--lr", type=float, help="learning rate (default 1e-3 adam, 1e-2 sgd)")
-    train.add_argument("--epochs", type=_positive_int, default=50)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--validation-split", type=_fraction, default=0.2)
+    train.add_argument(
+        "--output", choices=OUTPUTS, help="final layer (default: softmax, identity to regress)"
+    )
+    train.add_argument(
+        "--loss",
+        help="cross_entropy, binary_cross_entropy, mse, half_mse (default: cross_entropy, "
+        "binary_cross_entropy for a sigmoid output, mse to regress)",
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adam",
+        help="adam, or sgd with Nesterov momentum 0.9",
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, help="learning rate (default: 1e-3 adam, 1e-2 sgd)"
+    )
+    train.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=32, help="samples per gradient step"
+    )
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.2,
+        help="fraction held out to report validation figures; 0 for none",
+    )
     train.add_argument(
         "--early-stopping", action="store_true", help="stop when validation loss stalls"
     )
-    train.add_argument("--patience", type=_positive_int, default=10)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="epochs without a better validation loss before early stopping",
+    )
+    train.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seeds the weights, the splits and the batch order",
+    )
     scaling = train.add_mutually_exclusive_group()
     scaling.add_argument("--standardize", dest="standardize", action="store_true", default=True,
                          help="standardise features (the default)")  # fmt: skip
-    scaling.add_argument("--no-standardize", dest="standardize", action="store_false")
+    scaling.add_argument("--no-standardize", dest="standardize", action="store_false",
+                         help="train on the features as they are")  # fmt: skip
     train.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
     train.add_argument("-o", "--out", help="where to write the model (.safetensors)")
     train.add_argument("--plot", help="write the loss and metric curves to this PNG")
@@ -149,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data")
     evaluate.add_argument("--target", help="default: the column the model was trained on")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
-    evaluate.add_argument("--drop-missing", action="store_true")
+    evaluate.add_argument(
+        "--drop-missing", action="store_true", help="skip rows with missing values"
+    )
 
     predict = command("predict", "Write predictions for every row of a CSV file.")
     predict.add_argument("model")
@@ -164,12 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = command("inspect", "Show a model's architecture and training summary.")
     inspect.add_argument("model")
-    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
 
     export = command("export", "Export a model to ONNX.")
     export.add_argument("model")
     export.add_argument("destination", help="the .onnx file to write")
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--opset", type=int, default=17, help="the ONNX opset version")
 
     command("examples", "Print the notes' worked examples with their values and gradients.")
 
@@ -192,12 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
     plot.add_argument("what", choices=FIGURES)
     plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
-    plot.add_argument("--dataset", choices=TOY_DATASETS, default="moons")
-    plot.add_argument("--hidden", type=_int_list, default=[8, 8])
-    plot.add_argument("--activation", default="tanh")
-    plot.add_argument("--epochs", type=_positive_int, default=300)
-    plot.add_argument("--lr", type=float, default=0.01)
-    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument(
+        "--dataset", choices=TOY_DATASETS, default="moons", help="boundary: the toy data set"
+    )
+    plot.add_argument(
+        "--hidden", type=_int_list, default="8,8", help="boundary: hidden layer sizes"
+    )
+    plot.add_argument("--activation", default="tanh", help="boundary: hidden activation")
+    plot.add_argument(
+        "--epochs", type=_positive_int, default=300, help="boundary: passes over the data"
+    )
+    plot.add_argument("--lr", type=_positive_float, default=0.01, help="boundary: learning rate")
+    plot.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="boundary: seeds weights and data"
+    )
     plot.add_argument("--gif", action="store_true", help="animate the boundary over training")
     return parser
 
@@ -231,6 +303,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .io import check_writable
     from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
+    from .training.data import DataError
 
     console = _console()
     if (args.data is None) == (args.dataset is None):
@@ -260,6 +333,8 @@ def cmd_train(args: argparse.Namespace) -> None:
             args.task,
         )
         source = args.data
+        if task == "regress":
+            y = table.numeric_target(source, "--task regress needs a numeric target")
         if table.dropped_lines:
             console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
     activation = args.activation.split(",") if "," in args.activation else args.activation
@@ -271,7 +346,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         verbose=0 if args.quiet else 1,
     )  # fmt: skip
     console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
-    model, history = TabularModel.train(X, y, names, target, task, options)
+    try:
+        model, history = TabularModel.train(X, y, names, target, task, options)
+    except DataError as error:
+        raise UserError(f"{source}: {error}") from None
     model.summary["source"] = source
     net = model.network
     console.print(
@@ -295,6 +373,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.out:
         model.save(args.out)
         console.print(f"model written to {args.out}")
+    else:
+        console.print("the model was not saved: add -o model.safetensors to keep it")
     if args.plot:
         from .plots import plot_history
 

@@ -89,6 +89,12 @@ class TrainOptions:
     standardize: bool = True
     verbose: int = 1
 
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+
 
 @dataclass
 class TabularModel:
@@ -128,11 +134,11 @@ class TabularModel:
         y, width, output, loss = model._targets_and_head(y_raw, options)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
-        params = model.network.parameters()
+        params, lr = model.network.parameters(), options.lr
         if options.optimizer == "sgd":
-            optimizer = SGD(params, lr=options.lr or 0.01, momentum=0.9, nesterov=True)
+            optimizer = SGD(params, lr=0.01 if lr is None else lr, momentum=0.9, nesterov=True)
         elif options.optimizer == "adam":
-            optimizer = Adam(params, lr=options.lr or 1e-3)
+            optimizer = Adam(params, lr=1e-3 if lr is None else lr)
         else:
             raise ValueError(
                 f"unknown optimizer '{options.optimizer}'; choose {' or '.join(OPTIMIZERS)}"
@@ -172,8 +178,8 @@ class TabularModel:
             self.classes, y = encode_labels(y_raw)
             if len(self.classes) < 2:
                 raise DataError(
-                    f"the target column has a single class ({self.classes[0]!r}); "
-                    "classification needs at least two"
+                    f"the target column{self._target_named()} has a single class "
+                    f"({self.classes[0]!r}); classification needs at least two"
                 )
             output = options.output or "softmax"
             if output == "sigmoid":
@@ -183,15 +189,32 @@ class TabularModel:
                     )
                 return y.astype(np.float64), 1, output, options.loss or "binary_cross_entropy"
             return y, len(self.classes), output, options.loss or "cross_entropy"
-        try:
-            y = np.asarray(y_raw, dtype=np.float64)
-        except ValueError:
-            raise DataError("regression needs a numeric target column") from None
+        y = self._numeric_target(y_raw, "regression needs a numeric target")
         output = options.output or "identity"
         if output != "identity":
             raise ValueError(f"regression uses an identity output, not {output}")
         self.target_mean, self.target_scale = float(y.mean()), float(y.std() or 1.0)
         return (y - self.target_mean) / self.target_scale, 1, output, options.loss or "mse"
+
+    def _target_named(self) -> str:
+        return f" '{self.target_name}'" if self.target_name else ""
+
+    def _numeric_target(self, y_raw: np.ndarray, why: str) -> np.ndarray:
+        """y_raw as float64, or a DataError naming the target column and the first row
+        (counted from 0) whose value is not a number."""
+        try:
+            return np.asarray(y_raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+        for row, value in enumerate(np.asarray(y_raw, dtype=object).reshape(-1)):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"the target column{self._target_named()} holds {str(value)!r} at row "
+                    f"{row}, which is not a number; {why}"
+                ) from None
+        raise DataError(f"the target column{self._target_named()} is not numeric; {why}")
 
     # Use ----------------------------------------------------------------------------------
     def scale_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -242,7 +265,8 @@ class TabularModel:
             truth = self.class_indices(y_raw)
             predicted = self.predict_proba(X).argmax(axis=1)
             return classification_report(self.classes or [], truth, predicted)
-        return regression_report(np.asarray(y_raw, dtype=np.float64), self.predict(X))
+        truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
+        return regression_report(truth, self.predict(X))
 
     def evaluate_csv(
         self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
@@ -253,8 +277,11 @@ class TabularModel:
         if not target:
             raise ValueError("name the target column: the model does not name its target")
         table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        y_raw = table.target
+        if self.task == "regress":
+            y_raw = table.numeric_target(path, "a regression model is scored on numbers")
         try:
-            return self.evaluate(table.features, table.target)
+            return self.evaluate(table.features, y_raw)
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
 

@@ -42,6 +42,23 @@ class Table:
     features: np.ndarray
     target: np.ndarray | None
     dropped_lines: list[int]
+    lines: np.ndarray | None = None  # each kept row's line in the file
+
+    def numeric_target(self, path: str | os.PathLike, why: str) -> np.ndarray:
+        """The target column as numbers, or a CsvError naming the file, the column, the
+        first value that is not a number and its line, and ``why`` a number is needed."""
+        assert self.target is not None
+        try:
+            return self.target.astype(np.float64)
+        except ValueError:
+            pass
+        for value, line in zip(self.target, self.lines, strict=True):
+            if not _is_number(value):
+                raise CsvError(
+                    f"{path}: column '{self.target_name}' holds '{value}' at line {line}, "
+                    f"which is not a number; {why}"
+                )
+        raise CsvError(f"{path}: cannot read column '{self.target_name}' as numbers")
 
 
 def _open(path: Path):
@@ -218,13 +235,14 @@ def read_table(
     drop_missing: bool = False,
 ) -> Table:
     """The whole file as arrays; rows with missing values are dropped if ``drop_missing``."""
-    features, targets, dropped = [], [], []
+    features, targets, dropped, lines = [], [], [], []
     names: list[str] = []
     for chunk_names, chunk in iter_chunks(path, target, feature_names, allow_missing=drop_missing):
         names = chunk_names
         keep = ~chunk.missing
         dropped.extend(int(line) for line in chunk.lines[chunk.missing])
         features.append(chunk.features[keep])
+        lines.append(chunk.lines[keep])
         if chunk.target is not None:
             targets.append(chunk.target[keep])
     if not features or sum(len(f) for f in features) == 0:
@@ -238,4 +256,5 @@ def read_table(
         features=np.concatenate(features),
         target=np.concatenate(targets) if targets else None,
         dropped_lines=dropped,
+        lines=np.concatenate(lines),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,142 @@ def test_progress_in_a_pipe_is_one_plain_line_per_epoch(tmp_path, markup_csv):
     assert [line.split("  ")[0] for line in lines] == [f"epoch {k}/5" for k in range(1, 6)]
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
     assert result.stderr.endswith("\n") and "\n\n" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------
+# --help shows every default
+# ------------------------------------------------------------------------------------------
+
+
+def _option_help(help_text: str, invocation: str) -> str:
+    """The help of one option: the text after ``invocation`` up to the next option."""
+    text = " ".join(help_text.split())
+    match = re.search(re.escape(invocation) + r" (.*?)(?= -{1,2}[a-z][\w-]* |$)", text)
+    assert match, (invocation, text)
+    return match.group(1)
+
+
+def test_train_help_shows_the_defaults_one_would_otherwise_find_by_running(tmp_path):
+    shown = ok(chainrule(tmp_path, "train", "--help")).stdout
+    for invocation, default in [
+        ("--hidden HIDDEN", "64"),
+        ("--epochs EPOCHS", "50"),
+        ("--batch-size BATCH_SIZE", "32"),
+        ("--validation-split VALIDATION_SPLIT", "0.2"),
+        ("--patience PATIENCE", "10"),
+        ("--seed SEED", "0"),
+        ("--optimizer {sgd,adam}", "adam"),
+        ("--activation ACTIVATION", "relu"),
+    ]:
+        assert f"(default: {default})" in _option_help(shown, invocation), invocation
+    assert "(default: 1e-3 adam, 1e-2 sgd)" in _option_help(shown, "--lr LR")
+
+
+def test_every_option_with_a_default_shows_it_in_every_subcommand():
+    from chainrule.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    checked = 0
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        for action in sub._actions:
+            if not action.option_strings or action.nargs == 0 or action.default is None:
+                continue
+            invocation = sub._get_formatter()._format_action_invocation(action)
+            assert f"(default: {action.default})" in _option_help(text, invocation), (
+                name,
+                invocation,
+            )
+            checked += 1
+    assert checked >= 15
+
+
+# ------------------------------------------------------------------------------------------
+# training without -o says that nothing was saved
+# ------------------------------------------------------------------------------------------
+
+
+def test_training_without_an_output_says_the_model_was_not_saved(tmp_path, markup_csv):
+    args = ("train", markup_csv, "--target", "[bold]lab", "--epochs", "2", "--quiet")
+    unsaved = ok(chainrule(tmp_path, *args)).stdout
+    assert "the model was not saved: add -o model.safetensors" in unsaved
+    saved = ok(chainrule(tmp_path, *args, "-o", tmp_path / "m.safetensors")).stdout
+    assert "not saved" not in saved
+
+
+# ------------------------------------------------------------------------------------------
+# errors name the file, the column, the line and the option
+# ------------------------------------------------------------------------------------------
+
+
+def error_line(result: subprocess.CompletedProcess, code: int = 1) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_a_one_class_file_is_refused_naming_file_and_column(tmp_path):
+    path = write_csv(tmp_path / "same.csv", ["a", "b", "kind"], [[i, 2 * i, "x"] for i in range(6)])
+    line = error_line(chainrule(tmp_path, "train", path, "--target", "kind"))
+    assert line.startswith(f"chainrule: error: {path}: ")
+    assert "'kind'" in line and "single class ('x')" in line
+
+
+def test_a_one_row_file_is_refused_naming_the_file(tmp_path):
+    path = write_csv(tmp_path / "one.csv", ["a", "b", "y"], [[1.0, 2.0, 3.5]])
+    line = error_line(chainrule(tmp_path, "train", path, "--target", "y", "--task", "regress"))
+    assert line.startswith(f"chainrule: error: {path}: ") and "1" in line
+
+
+def test_regression_on_a_text_column_names_file_column_and_line(tmp_path):
+    rows = [[1, 2, "1.5"], [2, 3, "2.5"], [3, 4, "high"], [4, 5, "0.5"]]
+    path = write_csv(tmp_path / "text.csv", ["a", "b", "price"], rows)
+    line = error_line(chainrule(tmp_path, "train", path, "--target", "price", "--task", "regress"))
+    assert line.startswith(f"chainrule: error: {path}: column 'price' holds 'high' at line 4")
+
+
+def test_evaluating_a_regression_model_on_text_names_file_column_and_line(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    numbers = write_csv(tmp_path / "num.csv", ["a", "b", "price"], np.column_stack([X, X[:, 0]]))
+    model = tmp_path / "reg.safetensors"
+    ok(chainrule(tmp_path, "train", numbers, "--target", "price", "--epochs", "2", "--quiet",
+                 "-o", model))  # fmt: skip
+    rows = [[0.1, 0.2, "3"], [0.3, 0.1, "cheap"]]
+    text = write_csv(tmp_path / "text.csv", ["a", "b", "price"], rows)
+    line = error_line(chainrule(tmp_path, "evaluate", model, text))
+    assert line.startswith(f"chainrule: error: {text}: column 'price' holds 'cheap' at line 3")
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "x"])
+def test_a_seed_that_is_not_a_non_negative_integer_names_the_option(tmp_path, markup_csv, value):
+    result = chainrule(tmp_path, "train", markup_csv, "--target", "[bold]lab", f"--seed={value}")
+    assert "argument --seed: expected a non-negative integer" in error_line(result, code=2)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "nan", "inf", "-inf"])
+@pytest.mark.parametrize("command", ["train", "plot"])
+def test_a_learning_rate_that_is_not_positive_and_finite_names_the_option(
+    tmp_path, markup_csv, value, command
+):
+    args = (
+        ["train", markup_csv, "--target", "[bold]lab"]
+        if command == "train"
+        else ["plot", "boundary"]
+    )
+    result = chainrule(tmp_path, *args, f"--lr={value}")
+    assert "argument --lr: expected a positive finite number" in error_line(result, code=2)
+
+
+def test_the_library_does_not_read_a_learning_rate_of_zero_as_the_default():
+    from chainrule.tabular import TabularModel, TrainOptions
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    for optimizer in ("adam", "sgd"):
+        with pytest.raises(ValueError, match="learning rate"):
+            TabularModel.train(
+                X, y, ["a", "b"], "y", None, TrainOptions(optimizer=optimizer, lr=0.0, verbose=0)
+            )
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        TrainOptions(seed=-1)
