@@ -403,14 +403,27 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def _print_evaluation(report: EvaluationReport) -> None:
     console = _console()
     if isinstance(report, RegressionReport):
-        table = Table(title=f"regression on {report.samples} samples")
+        table = Table(title=f"regression on {report.samples} samples (in the target's units)")
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for name, value in (("MSE", report.mse), ("MAE", report.mae), ("R^2", report.r2)):
+        for name, value in (
+            ("MSE", report.mse),
+            ("RMSE", report.rmse),
+            ("MAE", report.mae),
+            ("R^2", report.r2),
+        ):
             table.add_row(name, f"{value:.6g}")
         console.print(table)
         return
     console.print(f"accuracy {report.accuracy:.4f} on {report.samples} samples")
+    if report.log_loss is not None:
+        auc = (
+            f"{report.roc_auc:.4f}"
+            if report.roc_auc is not None
+            else f"n/a ({report.roc_auc_undefined})"
+        )
+        kind = "" if len(report.classes) == 2 else ", one-vs-rest macro"
+        console.print(f"log-loss {report.log_loss:.4f}  ROC-AUC{kind} {auc}")
     classes = [str(c) for c in report.classes]
     matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
     matrix.add_column("")
@@ -420,11 +433,25 @@ def _print_evaluation(report: EvaluationReport) -> None:
         matrix.add_row(c, *[str(v) for v in row])
     console.print(matrix)
     per_class = Table(title="per class")
-    for column in ("class", "precision", "recall", "support"):
+    for column in ("class", "precision", "recall", "F1", "support"):
         per_class.add_column(column, justify="right" if column != "class" else "left")
     for c, scores in report.per_class.items():
         per_class.add_row(
-            str(c), f"{scores.precision:.4f}", f"{scores.recall:.4f}", str(scores.support)
+            str(c),
+            f"{scores.precision:.4f}",
+            f"{scores.recall:.4f}",
+            f"{scores.f1:.4f}",
+            str(scores.support),
+        )
+    per_class.add_section()
+    for name, average in report.averages.items():
+        per_class.add_row(
+            f"{name} average",
+            f"{average.precision:.4f}",
+            f"{average.recall:.4f}",
+            f"{average.f1:.4f}",
+            str(report.samples),
+            style="italic",
         )
     console.print(per_class)
 

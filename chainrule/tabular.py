@@ -263,8 +263,9 @@ class TabularModel:
         data) or values.  See :mod:`chainrule.evaluation`."""
         if self.task == "classify":
             truth = self.class_indices(y_raw)
-            predicted = self.predict_proba(X).argmax(axis=1)
-            return classification_report(self.classes or [], truth, predicted)
+            probabilities = self.predict_proba(X)
+            predicted = probabilities.argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted, probabilities)
         truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
         return regression_report(truth, self.predict(X))
 

@@ -4,6 +4,7 @@ user runs it, in a subprocess with its output in pipes, from this tree's sources
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -233,3 +234,69 @@ def test_the_library_does_not_read_a_learning_rate_of_zero_as_the_default():
             )
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
         TrainOptions(seed=-1)
+
+
+# ------------------------------------------------------------------------------------------
+# evaluate: F1 and its averages, log-loss, ROC-AUC; RMSE in the target's units
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def markup_model(tmp_path, markup_csv) -> Path:
+    model = tmp_path / "markup.safetensors"
+    ok(chainrule(tmp_path, "train", markup_csv, "--target", "[bold]lab", "--epochs", "20",
+                 "--quiet", "-o", model))  # fmt: skip
+    return model
+
+
+def test_evaluate_reports_f1_averages_log_loss_and_roc_auc(tmp_path, markup_csv, markup_model):
+    from sklearn.metrics import f1_score, log_loss, roc_auc_score
+
+    from chainrule.io.csv_table import read_table
+    from chainrule.tabular import TabularModel
+
+    document = json.loads(ok(chainrule(tmp_path, "evaluate", markup_model, markup_csv,
+                                       "--json")).stdout)  # fmt: skip
+    model = TabularModel.load(markup_model)
+    table = read_table(markup_csv, "[bold]lab")
+    truth, p = model.class_indices(table.target), model.predict_proba(table.features)
+    predicted, labels = p.argmax(axis=1), list(range(len(MARKUP)))
+    f1 = f1_score(truth, predicted, labels=labels, average=None, zero_division=0)
+    assert [document["per_class"][str(c)]["f1"] for c in model.classes] == pytest.approx(f1)
+    for average in ("macro", "weighted"):
+        expected = f1_score(truth, predicted, labels=labels, average=average, zero_division=0)
+        assert document["averages"][average]["f1"] == pytest.approx(expected)
+    p = p / p.sum(axis=1, keepdims=True)  # float32 softmax: rows sum to 1 within 1e-7
+    assert document["log_loss"] == pytest.approx(log_loss(truth, p, labels=labels), rel=1e-6)
+    assert document["roc_auc"] == pytest.approx(
+        roc_auc_score(truth, p, multi_class="ovr", labels=labels), rel=1e-6
+    )
+
+    shown = ok(chainrule(tmp_path, "evaluate", markup_model, markup_csv)).stdout
+    assert f"log-loss {document['log_loss']:.4f}" in shown
+    assert f"ROC-AUC, one-vs-rest macro {document['roc_auc']:.4f}" in shown
+    assert "F1" in shown and "macro average" in shown and "weighted average" in shown
+
+
+def test_evaluate_says_why_the_roc_auc_is_not_defined(tmp_path, markup_csv, markup_model):
+    rows = list(csv.reader(markup_csv.open()))
+    only = write_csv(tmp_path / "only.csv", rows[0], [r for r in rows[1:] if r[2] == "[low]"])
+    result = ok(chainrule(tmp_path, "evaluate", markup_model, only, "--json"))
+    document = json.loads(result.stdout)
+    assert document["roc_auc"] is None and "does not occur" in document["roc_auc_undefined"]
+    shown = ok(chainrule(tmp_path, "evaluate", markup_model, only)).stdout
+    assert "ROC-AUC, one-vs-rest macro n/a (class " in shown
+
+
+def test_evaluate_of_a_regression_model_reports_rmse_in_the_targets_units(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 2))
+    y = 1000 + 300 * X[:, 0]
+    path = write_csv(tmp_path / "r.csv", ["a", "b", "y"], np.column_stack([X, y]))
+    model = tmp_path / "r.safetensors"
+    ok(chainrule(tmp_path, "train", path, "--target", "y", "--epochs", "3", "--quiet",
+                 "-o", model))  # fmt: skip
+    document = json.loads(ok(chainrule(tmp_path, "evaluate", model, path, "--json")).stdout)
+    assert document["rmse"] == pytest.approx(np.sqrt(document["mse"]))
+    shown = ok(chainrule(tmp_path, "evaluate", model, path)).stdout
+    assert "(in the target's units)" in shown and f"{document['rmse']:.6g}" in shown
