@@ -368,7 +368,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     table.add_column("validation", justify="right")
     for key in [k for k in shown if not k.startswith("val_")]:
         val = shown.get(f"val_{key}")
-        table.add_row(key, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
+        label = FIGURE_LABELS.get((model.task, key), key)
+        table.add_row(label, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
     console.print(table)
     if args.out:
         model.save(args.out)
@@ -380,6 +381,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         plot_history(history, args.plot, title=f"chainrule on {source}")
         console.print(f"curves written to {args.plot}")
+
+
+# a regression trains on (y - mean) / scale: its loss is in those units, rmse in y's
+FIGURE_LABELS = {
+    ("regress", "loss"): "loss (standardised target)",
+    ("regress", "rmse"): "rmse (target's units)",
+}
 
 
 def _load_model(path: str):

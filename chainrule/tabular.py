@@ -28,6 +28,7 @@ from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
+from .training.metrics import rmse_in_units
 
 TASKS = ("classify", "regress")
 OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
@@ -148,7 +149,8 @@ class TabularModel:
             if not options.validation_split:
                 raise ValueError("--early-stopping needs a validation split above 0")
             callbacks.append(EarlyStopping(patience=options.patience))
-        metrics = ["accuracy"] if task == "classify" else ["r2"]
+        # the loss of a regression is on the standardised target; rmse is in its units
+        metrics = ["accuracy"] if task == "classify" else ["r2", rmse_in_units(model.target_scale)]
         started = time.perf_counter()
         history = fit(
             model.network, loss, optimizer, model.scale_inputs(X), y,
@@ -170,6 +172,8 @@ class TabularModel:
             "stopped_early": history.stopped_early,
             "final": {k: v[-1] for k, v in history.history.items()},
         }
+        if task == "regress":
+            model.summary["loss_on"] = "the standardised target; rmse is in the target's units"
         return model, history
 
     def _targets_and_head(self, y_raw: np.ndarray, options: TrainOptions):

@@ -300,3 +300,24 @@ def test_evaluate_of_a_regression_model_reports_rmse_in_the_targets_units(tmp_pa
     assert document["rmse"] == pytest.approx(np.sqrt(document["mse"]))
     shown = ok(chainrule(tmp_path, "evaluate", model, path)).stdout
     assert "(in the target's units)" in shown and f"{document['rmse']:.6g}" in shown
+
+
+def test_training_a_regression_labels_its_loss_and_reports_rmse_in_the_targets_units(tmp_path):
+    from chainrule.tabular import TabularModel
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 2))
+    y = 1000 + 300 * X[:, 0] - 50 * X[:, 1]
+    path = write_csv(tmp_path / "r.csv", ["a", "b", "price"], np.column_stack([X, y]))
+    model = tmp_path / "r.safetensors"
+    shown = ok(chainrule(tmp_path, "train", path, "--target", "price", "--epochs", "4",
+                         "--quiet", "-o", model)).stdout  # fmt: skip
+    assert "loss (standardised target)" in shown and "rmse (target's units)" in shown
+    loaded = TabularModel.load(model)
+    final = loaded.summary["final"]
+    assert "standardised target" in loaded.summary["loss_on"]
+    # the validation loss is the MSE of (y - mean) / scale: rmse = scale * sqrt(val_loss)
+    assert final["val_rmse"] == pytest.approx(loaded.target_scale * np.sqrt(final["val_loss"]))
+    assert final["val_rmse"] > 10  # in the target's units, not standardised ones
+    row = next(line for line in shown.splitlines() if "rmse (target's units)" in line)
+    assert f"{final['val_rmse']:.4f}" in row
