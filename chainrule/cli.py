@@ -96,6 +96,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _column_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got {text!r}")
+    return names
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -224,6 +231,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--drop-missing", action="store_true", help="leave rows with missing values empty"
+    )
+    predict.add_argument(
+        "--keep",
+        action="append",
+        type=_column_names,
+        default=[],
+        metavar="COL",
+        help="copy this column (e.g. an id) into the output before the prediction; "
+        "repeat it or give a comma list",
+    )
+    predict.add_argument(
+        "--ignore",
+        action="append",
+        type=_column_names,
+        default=[],
+        metavar="COL",
+        help="a column the model does not use that the file may hold; "
+        "repeat it or give a comma list",
     )
 
     inspect = command("inspect", "Show a model's architecture and training summary.")
@@ -469,11 +494,16 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
     proba, skip_missing = args.proba, args.drop_missing
+    columns = {
+        name: [c for names in getattr(args, name) for c in names] for name in ("keep", "ignore")
+    }
     if args.out:
-        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
+        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing, **columns)
     else:
         with contextlib.suppress(BrokenPipeError):
-            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
+            model.write_predictions(
+                args.data, sys.stdout, proba=proba, skip_missing=skip_missing, **columns
+            )
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:

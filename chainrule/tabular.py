@@ -23,7 +23,15 @@ from .evaluation import EvaluationReport, classification_report, regression_repo
 from .io import ExportSpec, ModelFileError, open_atomic
 from .io import load as load_network
 from .io import save as save_network
-from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.csv_table import (
+    Chunk,
+    CsvError,
+    check_columns_exist,
+    iter_chunks,
+    read_header,
+    read_table,
+    resolve_columns,
+)
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -291,9 +299,14 @@ class TabularModel:
             raise DataError(f"{path}: {error}") from None
 
     # Prediction of CSV files --------------------------------------------------------------
-    def prediction_header(self, proba: bool = False) -> list[str]:
-        """The columns :meth:`write_predictions` writes: prediction [, p_<class>...]."""
-        return ["prediction"] + ([f"p_{c}" for c in self.classes or []] if proba else [])
+    def prediction_header(self, proba: bool = False, keep: Sequence[str] = ()) -> list[str]:
+        """The columns :meth:`write_predictions` writes: the kept columns, then prediction
+        [, p_<class>...]."""
+        return [
+            *keep,
+            "prediction",
+            *([f"p_{c}" for c in self.classes or []] if proba else []),
+        ]
 
     def predict_csv(
         self,
@@ -301,12 +314,14 @@ class TabularModel:
         destination: str | os.PathLike,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """:meth:`write_predictions` into the file ``destination``, atomically: written
         beside it and renamed, so a failure anywhere leaves no file (or the old one)."""
-        self._check_prediction_source(source, proba)
+        self._check_prediction_source(source, proba, keep, ignore)
         with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
-            return self._write_predictions(source, stream, proba, skip_missing)
+            return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
     def write_predictions(
         self,
@@ -314,30 +329,72 @@ class TabularModel:
         stream: TextIO,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """Predict every row of the CSV file ``source`` chunk by chunk (memory stays
         bounded) and write one CSV row per data row to ``stream``: the label or value,
         with ``proba`` one probability column per class.  ``source`` needs the model's
-        feature columns and may hold its target column, which is ignored.  With
-        ``skip_missing`` a row with a missing value gets empty cells instead of an error.
-        The columns are checked before anything is written.  Returns the rows written."""
-        self._check_prediction_source(source, proba)
-        return self._write_predictions(source, stream, proba, skip_missing)
+        feature columns and may hold its target column, which is ignored; other columns
+        are an error unless named in ``ignore`` (not read) or ``keep`` (copied, as they
+        are, into the output before the prediction: an id column).  With
+        ``skip_missing`` a row with a missing value gets empty cells instead of an error
+        (its kept cells are still copied).  The columns are checked before anything is
+        written.  Returns the rows written."""
+        self._check_prediction_source(source, proba, keep, ignore)
+        return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
-    def _ignored_columns(self) -> list[str]:
-        """A file may still hold the column the model predicts: it is not read."""
-        return [self.target_name] if self.target_name else []
+    def _ignored_columns(self, ignore: Sequence[str] = ()) -> list[str]:
+        """A file may still hold the column the model predicts: it is not read; nor are
+        the columns the caller asks to ignore."""
+        return ([self.target_name] if self.target_name else []) + list(ignore)
 
-    def _check_prediction_source(self, source: str | os.PathLike, proba: bool) -> None:
+    def _check_prediction_source(
+        self,
+        source: str | os.PathLike,
+        proba: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
+    ) -> None:
         if proba and self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
+        path = Path(source)
         header = read_header(source)
-        resolve_columns(Path(source), header, None, self.feature_names, self._ignored_columns())
+        check_columns_exist(path, header, keep, "to keep")
+        check_columns_exist(path, header, ignore, "to ignore")
+        needed = [name for name in ignore if name in self.feature_names]
+        if needed:
+            raise CsvError(
+                f"{path}: cannot ignore {', '.join(repr(n) for n in needed)}: the model "
+                "reads it as a feature"
+            )
+        clash = [name for name in keep if name in self.prediction_header(proba)]
+        if clash:
+            raise CsvError(
+                f"{path}: cannot keep {', '.join(repr(n) for n in clash)}: the output "
+                "has a column of that name"
+            )
+        allowed = {*self.feature_names, *self._ignored_columns(ignore), *keep}
+        extra = [name for name in header if name not in allowed]
+        if extra and all(name in header for name in self.feature_names):
+            raise CsvError(
+                f"{path}: columns the model was not trained on: {', '.join(extra)} (its "
+                f"features are: {', '.join(self.feature_names)}); to predict anyway, ignore "
+                "them (--ignore COL) or copy them into the output (--keep COL)"
+            )
+        resolve_columns(path, header, None, self.feature_names, list(allowed))
 
     def _write_predictions(
-        self, source: str | os.PathLike, stream: TextIO, proba: bool, skip_missing: bool
+        self,
+        source: str | os.PathLike,
+        stream: TextIO,
+        proba: bool,
+        skip_missing: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
-        header = self.prediction_header(proba)
+        keep = list(dict.fromkeys(keep))  # a column kept twice is written once
+        header = self.prediction_header(proba, keep)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         chunks = iter_chunks(
@@ -345,11 +402,14 @@ class TabularModel:
             None,
             self.feature_names,
             allow_missing=skip_missing,
-            ignore=self._ignored_columns(),
+            ignore=self._ignored_columns(ignore),
+            keep=keep,
         )
         written = 0
         for _, chunk in chunks:
-            rows = self._prediction_rows(chunk, len(header), proba)
+            rows = self._prediction_rows(chunk, len(header) - len(keep), proba)
+            if chunk.kept is not None:
+                rows = [[*kept, *row] for kept, row in zip(chunk.kept.tolist(), rows, strict=True)]
             writer.writerows(rows)
             written += len(rows)
         return written

@@ -58,6 +58,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),
     "evaluation": (6, "evaluation reports from predictions, on training's metrics; tabular's"),
+    "probability_scores": (5, "log-loss and ROC-AUC of predicted probabilities; evaluation's"),
     "tabular": (7, "CSV-to-model workflow over training and io (issue's layering)"),
     "explain": (7, "expression tracing and teaching figures (issue's layering)"),
     "plots": (7, "training-curve plots with matplotlib (issue's layering)"),

@@ -321,3 +321,69 @@ def test_training_a_regression_labels_its_loss_and_reports_rmse_in_the_targets_u
     assert final["val_rmse"] > 10  # in the target's units, not standardised ones
     row = next(line for line in shown.splitlines() if "rmse (target's units)" in line)
     assert f"{final['val_rmse']:.4f}" in row
+
+
+# ------------------------------------------------------------------------------------------
+# predict --keep COL and --ignore COL
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def id_csv(tmp_path, markup_csv) -> Path:
+    """The training file with an id and a note column around it, more rows than one chunk
+    (8192), and a row with a missing feature."""
+    rows = list(csv.reader(markup_csv.open()))
+    body = [[f"id-{i}", f"n{i % 7}", *rows[1 + i % (len(rows) - 1)]] for i in range(9000)]
+    body[4321][2] = ""
+    return write_csv(tmp_path / "ids.csv", ["id", "note", *rows[0]], body)
+
+
+def test_predict_keeps_an_id_column_and_ignores_another(tmp_path, id_csv, markup_model):
+    plain = [r[2:4] for r in csv.reader(id_csv.open())]
+    features = write_csv(tmp_path / "features.csv", plain[0], plain[1:])
+    expected = ok(chainrule(tmp_path, "predict", markup_model, features, "--drop-missing"))
+    expected_rows = list(csv.reader(expected.stdout.splitlines()))
+
+    args = ("predict", markup_model, id_csv, "--keep", "id", "--ignore", "note", "--drop-missing")
+    shown = list(csv.reader(ok(chainrule(tmp_path, *args)).stdout.splitlines()))
+    assert shown[0] == ["id", "prediction"]
+    assert [r[0] for r in shown[1:]] == [f"id-{i}" for i in range(9000)]
+    assert [r[1:] for r in shown[1:]] == [r or [""] for r in expected_rows[1:]]
+    assert shown[1 + 4321] == ["id-4321", ""]  # a row with a missing value keeps its id
+
+    out = tmp_path / "predictions.csv"
+    ok(chainrule(tmp_path, *args, "-o", out))
+    assert list(csv.reader(out.open())) == shown
+
+
+def test_predict_takes_column_lists_and_repeated_options(tmp_path, id_csv, markup_model):
+    listed = chainrule(tmp_path, "predict", markup_model, id_csv, "--keep", "note,id",
+                       "--drop-missing", "--proba")  # fmt: skip
+    repeated = chainrule(tmp_path, "predict", markup_model, id_csv, "--keep", "note",
+                         "--keep", "id", "--drop-missing", "--proba")  # fmt: skip
+    assert ok(listed).stdout == ok(repeated).stdout
+    header = listed.stdout.splitlines()[0]
+    assert header == "note,id,prediction," + ",".join(f"p_{c}" for c in sorted(MARKUP))
+    ignored = ok(chainrule(tmp_path, "predict", markup_model, id_csv, "--ignore", "id,note",
+                           "--drop-missing"))  # fmt: skip
+    assert ignored.stdout.splitlines()[0] == "prediction"
+
+
+def test_predict_names_columns_it_cannot_keep_or_ignore(tmp_path, id_csv, markup_model):
+    columns = "the columns are: id, note, [/], temp [/C], [bold]lab"
+    line = error_line(chainrule(tmp_path, "predict", markup_model, id_csv, "--keep", "idx"))
+    assert f"{id_csv}: no column 'idx' to keep; {columns}" in line
+    line = error_line(chainrule(tmp_path, "predict", markup_model, id_csv, "--ignore", "x,y"))
+    assert f"{id_csv}: no column 'x', 'y' to ignore; {columns}" in line
+    line = error_line(chainrule(tmp_path, "predict", markup_model, id_csv, "--ignore", "[/]",
+                                "--keep", "id,note"))  # fmt: skip
+    assert "cannot ignore '[/]': the model reads it as a feature" in line
+    line = error_line(chainrule(tmp_path, "predict", markup_model, id_csv, "--keep", "id"))
+    assert "not trained on: note" in line and "--ignore COL" in line and "--keep COL" in line
+    clash = write_csv(tmp_path / "clash.csv", ["prediction", "[/]", "temp [/C]"], [[1, 0, 0]])
+    out = tmp_path / "out.csv"
+    line = error_line(
+        chainrule(tmp_path, "predict", markup_model, clash, "--keep", "prediction", "-o", out)
+    )
+    assert "cannot keep 'prediction': the output has a column of that name" in line
+    assert not out.exists()
