@@ -189,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction held out to report validation figures; 0 for none",
     )
     train.add_argument(
+        "--test-split",
+        type=_fraction,
+        default=0.0,
+        help="fraction held out before training and scored after it, as evaluate scores; "
+        "stratified by class; 0 for none",
+    )
+    train.add_argument(
         "--early-stopping", action="store_true", help="stop when validation loss stalls"
     )
     train.add_argument(
@@ -362,6 +369,16 @@ def cmd_train(args: argparse.Namespace) -> None:
             y = table.numeric_target(source, "--task regress needs a numeric target")
         if table.dropped_lines:
             console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
+    if args.test_split:
+        from .holdout import held_out_rows
+        from .tabular import guess_task
+
+        classify = (task or guess_task(y)) == "classify"
+        try:
+            train_rows, test_rows = held_out_rows(y, args.test_split, args.seed, classify)
+        except DataError as error:
+            raise UserError(f"{source}: {error}") from None
+        (X, X_test), (y, y_test) = (X[train_rows], X[test_rows]), (y[train_rows], y[test_rows])
     activation = args.activation.split(",") if "," in args.activation else args.activation
     options = TrainOptions(
         hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
@@ -396,6 +413,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         label = FIGURE_LABELS.get((model.task, key), key)
         table.add_row(label, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
     console.print(table)
+    if args.test_split:
+        report = model.evaluate(X_test, y_test)
+        model.summary["test_split"] = args.test_split
+        model.summary["test"] = report.to_dict()
+        console.print(f"test set: {len(X_test)} samples held out before training")
+        _print_evaluation(report)
     if args.out:
         model.save(args.out)
         console.print(f"model written to {args.out}")

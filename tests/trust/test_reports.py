@@ -387,3 +387,48 @@ def test_predict_names_columns_it_cannot_keep_or_ignore(tmp_path, id_csv, markup
     )
     assert "cannot keep 'prediction': the output has a column of that name" in line
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------------------
+# train --test-split F
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_held_out_test_set_is_scored_as_evaluate_scores_it(tmp_path, markup_csv):
+    from chainrule.holdout import held_out_rows
+
+    rows = list(csv.reader(markup_csv.open()))
+    labels = np.array([r[2] for r in rows[1:]])
+    train_rows, test_rows = held_out_rows(labels, 0.25, 3, stratify=True)
+    assert len(test_rows) == sum(
+        min(round(n * 0.25), n - 1) for n in np.unique(labels, return_counts=True)[1]
+    )
+    assert not set(train_rows) & set(test_rows) and len(train_rows) + len(test_rows) == 160
+    model = tmp_path / "held.safetensors"
+    shown = ok(chainrule(tmp_path, "train", markup_csv, "--target", "[bold]lab", "--epochs", "10",
+                         "--test-split", "0.25", "--seed", "3", "--quiet", "-o", model))  # fmt: skip
+    assert f"training on {markup_csv}: {len(train_rows)} samples" in shown.stdout
+    assert f"test set: {len(test_rows)} samples held out before training" in shown.stdout
+    summary = json.loads(ok(chainrule(tmp_path, "inspect", model, "--json")).stdout)["training"]
+    assert summary["test_split"] == 0.25 and summary["samples"] == len(train_rows)
+
+    test_csv = write_csv(tmp_path / "test.csv", rows[0], [rows[1 + i] for i in test_rows])
+    evaluated = json.loads(ok(chainrule(tmp_path, "evaluate", model, test_csv, "--json")).stdout)
+    assert summary["test"] == evaluated  # the same rows, parsed from the same text
+    assert f"accuracy {evaluated['accuracy']:.4f} on {len(test_rows)} samples" in shown.stdout
+
+
+def test_a_built_in_data_set_can_hold_out_a_test_set(tmp_path):
+    model = tmp_path / "diabetes.safetensors"
+    shown = ok(chainrule(tmp_path, "train", "--dataset", "diabetes", "--epochs", "3",
+                         "--test-split", "0.2", "--quiet", "-o", model)).stdout  # fmt: skip
+    assert "training on data set diabetes: 354 samples" in shown  # 442 - round(88.4)
+    assert "test set: 88 samples held out before training" in shown
+    summary = json.loads(ok(chainrule(tmp_path, "inspect", model, "--json")).stdout)["training"]
+    assert summary["test"]["samples"] == 88 and summary["test"]["rmse"] > 1
+
+
+def test_a_test_split_that_leaves_no_test_rows_is_refused(tmp_path):
+    path = write_csv(tmp_path / "tiny.csv", ["a", "y"], [[i, i % 2] for i in range(4)])
+    line = error_line(chainrule(tmp_path, "train", path, "--target", "y", "--test-split", "0.1"))
+    assert line.startswith(f"chainrule: error: {path}: a test split of 0.1 leaves no test")
