@@ -24,12 +24,21 @@ from .evaluation import EvaluationReport, classification_report, regression_repo
 from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
 from .io import save as save_network
-from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.csv_table import (
+    Chunk,
+    CsvError,
+    check_columns_exist,
+    iter_chunks,
+    read_header,
+    read_table,
+    resolve_columns,
+)
 from .io.interrupts import deferred_interrupts
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
+from .training.metrics import rmse_in_units
 
 TASKS = ("classify", "regress")
 OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
@@ -139,6 +148,12 @@ class TrainOptions:
     standardize: bool = True
     verbose: int = 1
 
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+
 
 @dataclass
 class TabularModel:
@@ -178,11 +193,11 @@ class TabularModel:
         y, width, output, loss = model._targets_and_head(y_raw, options)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
-        params = model.network.parameters()
+        params, lr = model.network.parameters(), options.lr
         if options.optimizer == "sgd":
-            optimizer = SGD(params, lr=options.lr or 0.01, momentum=0.9, nesterov=True)
+            optimizer = SGD(params, lr=0.01 if lr is None else lr, momentum=0.9, nesterov=True)
         elif options.optimizer == "adam":
-            optimizer = Adam(params, lr=options.lr or 1e-3)
+            optimizer = Adam(params, lr=1e-3 if lr is None else lr)
         else:
             raise ValueError(
                 f"unknown optimizer '{options.optimizer}'; choose {' or '.join(OPTIMIZERS)}"
@@ -192,7 +207,8 @@ class TabularModel:
             if not options.validation_split:
                 raise ValueError("--early-stopping needs a validation split above 0")
             callbacks.append(EarlyStopping(patience=options.patience))
-        metrics = ["accuracy"] if task == "classify" else ["r2"]
+        # the loss of a regression is on the standardised target; rmse is in its units
+        metrics = ["accuracy"] if task == "classify" else ["r2", rmse_in_units(model.target_scale)]
         started = time.perf_counter()
         # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
         # overflow warnings on the way there would only bury it
@@ -221,6 +237,8 @@ class TabularModel:
             "final_epoch": history.final_epoch,
             "final": history.final(),
         }
+        if task == "regress":
+            model.summary["loss_on"] = "the standardised target; rmse is in the target's units"
         return model, history
 
     def _targets_and_head(self, y_raw: np.ndarray, options: TrainOptions):
@@ -229,8 +247,8 @@ class TabularModel:
             self.classes, y = encode_labels(y_raw)
             if len(self.classes) < 2:
                 raise DataError(
-                    f"the target column has a single class ({self.classes[0]!r}); "
-                    "classification needs at least two"
+                    f"the target column{self._target_named()} has a single class "
+                    f"({self.classes[0]!r}); classification needs at least two"
                 )
             output = options.output or "softmax"
             if output == "sigmoid":
@@ -240,15 +258,32 @@ class TabularModel:
                     )
                 return y.astype(np.float64), 1, output, options.loss or "binary_cross_entropy"
             return y, len(self.classes), output, options.loss or "cross_entropy"
-        try:
-            y = np.asarray(y_raw, dtype=np.float64)
-        except ValueError:
-            raise DataError("regression needs a numeric target column") from None
+        y = self._numeric_target(y_raw, "regression needs a numeric target")
         output = options.output or "identity"
         if output != "identity":
             raise ValueError(f"regression uses an identity output, not {output}")
         self.target_mean, self.target_scale = float(y.mean()), float(y.std() or 1.0)
         return (y - self.target_mean) / self.target_scale, 1, output, options.loss or "mse"
+
+    def _target_named(self) -> str:
+        return f" '{self.target_name}'" if self.target_name else ""
+
+    def _numeric_target(self, y_raw: np.ndarray, why: str) -> np.ndarray:
+        """y_raw as float64, or a DataError naming the target column and the first row
+        (counted from 0) whose value is not a number."""
+        try:
+            return np.asarray(y_raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+        for row, value in enumerate(np.asarray(y_raw, dtype=object).reshape(-1)):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"the target column{self._target_named()} holds {str(value)!r} at row "
+                    f"{row}, which is not a number; {why}"
+                ) from None
+        raise DataError(f"the target column{self._target_named()} is not numeric; {why}")
 
     # Use ----------------------------------------------------------------------------------
     def scale_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -306,9 +341,11 @@ class TabularModel:
         data) or values.  See :mod:`chainrule.evaluation`."""
         if self.task == "classify":
             truth = self.class_indices(y_raw)
-            predicted = self.predict_proba(X).argmax(axis=1)
-            return classification_report(self.classes or [], truth, predicted)
-        return regression_report(np.asarray(y_raw, dtype=np.float64), self.predict(X))
+            probabilities = self.predict_proba(X)
+            predicted = probabilities.argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted, probabilities)
+        truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
+        return regression_report(truth, self.predict(X))
 
     def evaluate_csv(
         self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
@@ -319,17 +356,25 @@ class TabularModel:
         if not target:
             raise ValueError("name the target column: the model does not name its target")
         table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        y_raw = table.target
+        if self.task == "regress":
+            y_raw = table.numeric_target(path, "a regression model is scored on numbers")
         try:
-            return self.evaluate(table.features, table.target)
+            return self.evaluate(table.features, y_raw)
         except OutputOverflow as error:
             raise error.naming(f"{path}: {numbered('line', table.lines[error.rows])}") from None
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
 
     # Prediction of CSV files --------------------------------------------------------------
-    def prediction_header(self, proba: bool = False) -> list[str]:
-        """The columns :meth:`write_predictions` writes: prediction [, p_<class>...]."""
-        return ["prediction"] + ([f"p_{c}" for c in self.classes or []] if proba else [])
+    def prediction_header(self, proba: bool = False, keep: Sequence[str] = ()) -> list[str]:
+        """The columns :meth:`write_predictions` writes: the kept columns, then prediction
+        [, p_<class>...]."""
+        return [
+            *keep,
+            "prediction",
+            *([f"p_{c}" for c in self.classes or []] if proba else []),
+        ]
 
     def predict_csv(
         self,
@@ -337,14 +382,16 @@ class TabularModel:
         destination: str | os.PathLike,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """:meth:`write_predictions` into the file ``destination``, atomically: written
         beside it and renamed, so a failure anywhere leaves no file (or the old one).
         ``destination`` must not be ``source`` (nor a link to it)."""
         check_not_an_input(destination, [source])
-        self._check_prediction_source(source, proba)
+        self._check_prediction_source(source, proba, keep, ignore)
         with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
-            return self._write_predictions(source, stream, proba, skip_missing)
+            return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
     def write_predictions(
         self,
@@ -352,30 +399,72 @@ class TabularModel:
         stream: TextIO,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """Predict every row of the CSV file ``source`` chunk by chunk (memory stays
         bounded) and write one CSV row per data row to ``stream``: the label or value,
         with ``proba`` one probability column per class.  ``source`` needs the model's
-        feature columns and may hold its target column, which is ignored.  With
-        ``skip_missing`` a row with a missing value gets empty cells instead of an error.
-        The columns are checked before anything is written.  Returns the rows written."""
-        self._check_prediction_source(source, proba)
-        return self._write_predictions(source, stream, proba, skip_missing)
+        feature columns and may hold its target column, which is ignored; other columns
+        are an error unless named in ``ignore`` (not read) or ``keep`` (copied, as they
+        are, into the output before the prediction: an id column).  With
+        ``skip_missing`` a row with a missing value gets empty cells instead of an error
+        (its kept cells are still copied).  The columns are checked before anything is
+        written.  Returns the rows written."""
+        self._check_prediction_source(source, proba, keep, ignore)
+        return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
-    def _ignored_columns(self) -> list[str]:
-        """A file may still hold the column the model predicts: it is not read."""
-        return [self.target_name] if self.target_name else []
+    def _ignored_columns(self, ignore: Sequence[str] = ()) -> list[str]:
+        """A file may still hold the column the model predicts: it is not read; nor are
+        the columns the caller asks to ignore."""
+        return ([self.target_name] if self.target_name else []) + list(ignore)
 
-    def _check_prediction_source(self, source: str | os.PathLike, proba: bool) -> None:
+    def _check_prediction_source(
+        self,
+        source: str | os.PathLike,
+        proba: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
+    ) -> None:
         if proba and self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
+        path = Path(source)
         header = read_header(source)
-        resolve_columns(Path(source), header, None, self.feature_names, self._ignored_columns())
+        check_columns_exist(path, header, keep, "to keep")
+        check_columns_exist(path, header, ignore, "to ignore")
+        needed = [name for name in ignore if name in self.feature_names]
+        if needed:
+            raise CsvError(
+                f"{path}: cannot ignore {', '.join(repr(n) for n in needed)}: the model "
+                "reads it as a feature"
+            )
+        clash = [name for name in keep if name in self.prediction_header(proba)]
+        if clash:
+            raise CsvError(
+                f"{path}: cannot keep {', '.join(repr(n) for n in clash)}: the output "
+                "has a column of that name"
+            )
+        allowed = {*self.feature_names, *self._ignored_columns(ignore), *keep}
+        extra = [name for name in header if name not in allowed]
+        if extra and all(name in header for name in self.feature_names):
+            raise CsvError(
+                f"{path}: columns the model was not trained on: {', '.join(extra)} (its "
+                f"features are: {', '.join(self.feature_names)}); to predict anyway, ignore "
+                "them (--ignore COL) or copy them into the output (--keep COL)"
+            )
+        resolve_columns(path, header, None, self.feature_names, list(allowed))
 
     def _write_predictions(
-        self, source: str | os.PathLike, stream: TextIO, proba: bool, skip_missing: bool
+        self,
+        source: str | os.PathLike,
+        stream: TextIO,
+        proba: bool,
+        skip_missing: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
-        header = self.prediction_header(proba)
+        keep = list(dict.fromkeys(keep))  # a column kept twice is written once
+        header = self.prediction_header(proba, keep)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         chunks = iter_chunks(
@@ -383,14 +472,18 @@ class TabularModel:
             None,
             self.feature_names,
             allow_missing=skip_missing,
-            ignore=self._ignored_columns(),
+            ignore=self._ignored_columns(ignore),
+            keep=keep,
         )
         written = 0
         with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
             for _, chunk in chunks:
                 check_interrupts()
                 with _overflow_named_by_line(source, chunk):
-                    rows = self._prediction_rows(chunk, len(header), proba)
+                    rows = self._prediction_rows(chunk, len(header) - len(keep), proba)
+                if chunk.kept is not None:
+                    kept = chunk.kept.tolist()
+                    rows = [[*ids, *row] for ids, row in zip(kept, rows, strict=True)]
                 writer.writerows(rows)
                 written += len(rows)
         return written

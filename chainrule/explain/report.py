@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .comparison import Comparison
 from .tracing import Trace, _num, pattern_notes
@@ -17,7 +18,9 @@ def _inputs(values: list[float | None], names: list[str]) -> str:
 
 def print_trace(trace: Trace, console: Console) -> None:
     at = ", ".join(f"{k} = {_num(v)}" for k, v in trace.at.items())
-    console.print(f"[bold]f = {trace.expression}[/bold]   at {at}   (gates: {trace.gates})")
+    console.print(
+        Text.assemble((f"f = {trace.expression}", "bold"), f"   at {at}   (gates: {trace.gates})")
+    )
     forward = Table(title="forward: each gate's value")
     for column in ("node", "gate", "computes", "that is", "value"):
         forward.add_column(column, justify="right" if column == "value" else "left")

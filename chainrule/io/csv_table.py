@@ -28,13 +28,15 @@ class CsvError(ValueError):
 
 @dataclass
 class Chunk:
-    """Rows of a CSV file: features (float64), raw target strings, their line numbers and
-    which rows hold a missing feature (only when missing values are allowed)."""
+    """Rows of a CSV file: features (float64), raw target strings, their line numbers,
+    which rows hold a missing feature (only when missing values are allowed) and the
+    cells of the columns asked to be kept, as they are in the file."""
 
     features: np.ndarray
     target: np.ndarray | None
     lines: np.ndarray
     missing: np.ndarray
+    kept: np.ndarray | None = None
 
 
 @dataclass
@@ -44,7 +46,23 @@ class Table:
     features: np.ndarray
     target: np.ndarray | None
     dropped_lines: list[int]
-    lines: np.ndarray | None = None  # each row's line number in the file
+    lines: np.ndarray | None = None  # each kept row's line in the file
+
+    def numeric_target(self, path: str | os.PathLike, why: str) -> np.ndarray:
+        """The target column as numbers, or a CsvError naming the file, the column, the
+        first value that is not a number and its line, and ``why`` a number is needed."""
+        assert self.target is not None
+        try:
+            return self.target.astype(np.float64)
+        except ValueError:
+            pass
+        for value, line in zip(self.target, self.lines, strict=True):
+            if not _is_number(value):
+                raise CsvError(
+                    f"{path}: column '{self.target_name}' holds '{value}' at line {line}, "
+                    f"which is not a number; {why}"
+                )
+        raise CsvError(f"{path}: cannot read column '{self.target_name}' as numbers")
 
 
 def _open(path: Path):
@@ -123,6 +141,17 @@ def _header(reader, path: Path) -> list[str]:
     return names
 
 
+def check_columns_exist(path: Path, header: list[str], names: Sequence[str], role: str) -> None:
+    """A CsvError naming every column of ``names`` the file lacks, and the columns it has;
+    ``role`` says what they were named for (e.g. "to keep")."""
+    unknown = [name for name in names if name not in header]
+    if unknown:
+        raise CsvError(
+            f"{path}: no column {', '.join(repr(n) for n in unknown)} {role}; "
+            f"the columns are: {', '.join(header)}"
+        )
+
+
 def resolve_columns(
     path: Path,
     header: list[str],
@@ -160,19 +189,25 @@ def iter_chunks(
     allow_missing: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     ignore: Sequence[str] = (),
+    keep: Sequence[str] = (),
 ) -> Iterator[tuple[list[str], Chunk]]:
     """Yield (feature names, Chunk) for successive blocks of rows.
 
     Non-numeric feature values are an error naming the column and line; missing values
     (empty, NaN, NA, ...) are an error too, unless ``allow_missing``, when such rows are
     flagged in ``Chunk.missing`` (features NaN) for the caller to drop or skip.  Columns
-    named in ``ignore`` may be present and are not read.
+    named in ``ignore`` may be present and are not read; the cells of the columns named
+    in ``keep`` (which must be present) are passed through as text in ``Chunk.kept``.
     """
     path = Path(path)
     with _open(path) as handle:
         reader = _reader(handle)
         header = _header(reader, path)
-        feature_index, target_index = resolve_columns(path, header, target, feature_names, ignore)
+        check_columns_exist(path, header, keep, "to keep")
+        feature_index, target_index = resolve_columns(
+            path, header, target, feature_names, [*ignore, *keep]
+        )
+        keep_index = [header.index(name) for name in keep]
         names = [header[i] for i in feature_index]
         rows: list[list[str]] = []
         lines: list[int] = []
@@ -190,24 +225,20 @@ def iter_chunks(
                 rows.append(row)
                 lines.append(reader.line_num)
                 if len(rows) == chunk_rows:
-                    yield (
-                        names,
-                        _convert(
-                            path, header, rows, lines, feature_index, target_index, allow_missing
-                        ),
-                    )
+                    yield names, _convert(path, header, rows, lines, feature_index, target_index,
+                                          allow_missing, keep_index)  # fmt: skip
                     rows, lines = [], []
         except (csv.Error, UnicodeDecodeError) as error:
             # the record that failed starts on the line after the last one read whole
             raise _unreadable(path, read_up_to + 1, error) from None
         if rows:
-            yield (
-                names,
-                _convert(path, header, rows, lines, feature_index, target_index, allow_missing),
-            )
+            yield names, _convert(path, header, rows, lines, feature_index, target_index,
+                                  allow_missing, keep_index)  # fmt: skip
 
 
-def _convert(path, header, rows, lines, feature_index, target_index, allow_missing) -> Chunk:
+def _convert(
+    path, header, rows, lines, feature_index, target_index, allow_missing, keep_index=()
+) -> Chunk:
     cells = np.array(rows, dtype=str)
     text = np.char.strip(cells[:, feature_index])
     missing_cells = np.isin(np.char.lower(text), list(MISSING))
@@ -235,7 +266,8 @@ def _convert(path, header, rows, lines, feature_index, target_index, allow_missi
             f"{path}: column '{column}' has a missing value ({shown}) at line {lines[row]}; "
             "pass --drop-missing to skip rows with missing values"
         )
-    return Chunk(features, target, np.asarray(lines), missing_rows)
+    kept = cells[:, list(keep_index)] if keep_index else None
+    return Chunk(features, target, np.asarray(lines), missing_rows, kept)
 
 
 def _raise_first_non_number(path, header, text, missing_cells, lines, feature_index):
