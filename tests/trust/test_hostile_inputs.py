@@ -46,20 +46,7 @@ def _files(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-# fixed on a branch being merged (issue 16, section 4: messages that name file and column,
-# and --lr/--seed checked by the parser); strict, so each mark goes when its fix lands
-PENDING = {"one_class", "one_row", "lr_inf", "lr_nan", "lr_negative", "lr_zero",
-           "regress_on_text", "seed_negative"}  # fmt: skip
-
-
-def _cases(names):
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True)) if n in PENDING else n
-        for n in sorted(names)
-    ]
-
-
-@pytest.mark.parametrize("case", _cases(CSV_CASES))
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
 def test_training_on_a_hostile_csv_is_refused_naming_the_file(case, tmp_path, capsys):
     _, write, fragment = CSV_CASES[case]
     data = write(tmp_path)
@@ -95,7 +82,7 @@ def test_predicting_on_a_hostile_csv_is_refused_naming_the_file(
     assert _files(tmp_path) == before
 
 
-@pytest.mark.parametrize("case", _cases(FLAG_CASES))
+@pytest.mark.parametrize("case", sorted(FLAG_CASES))
 def test_a_hostile_option_is_refused_naming_it(case, tmp_path, capsys):
     flags, fragment = FLAG_CASES[case]
     data = tmp_path / "good.csv"
