@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
     from .explain.drawing import FORMATS
     from .explain.expressions import GATE_MODES
-    from .explain.figures import FIGURES, TOY_DATASETS
+    from .explain.figures import BOUNDARY_DEFAULTS, FIGURES, TOY_DATASETS
     from .nn.mlp import OUTPUTS
     from .tabular import OPTIMIZERS, TASKS
 
@@ -190,12 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("what", choices=FIGURES)
     plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
     plot.add_argument("--dataset", choices=TOY_DATASETS, default="moons")
-    plot.add_argument("--hidden", type=_int_list, default=[8, 8])
-    plot.add_argument("--activation", default="tanh")
-    plot.add_argument("--epochs", type=_positive_int, default=300)
-    plot.add_argument("--lr", type=float, default=0.01)
-    plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--gif", action="store_true", help="animate the boundary over training")
+    defaults = "; ".join(f"{name}: {d}" for name, d in BOUNDARY_DEFAULTS.items())
+    plot.add_argument(
+        "--hidden",
+        type=_int_list,
+        help=f"hidden layer sizes; unset, each data set has its own network ({defaults})",
+    )
+    plot.add_argument("--activation", help="the hidden layers' activation (default: as above)")
+    plot.add_argument("--epochs", type=_positive_int, help="(default: as above)")
+    plot.add_argument("--lr", type=float, help="Adam's step size (default: as above)")
+    plot.add_argument("--seed", type=int, default=0, help="the data, the test split, the weights")
+    plot.add_argument(
+        "--gif",
+        action="store_true",
+        help="animate the boundary from the untrained network (epoch 0) on; -o must be a .gif",
+    )
     return parser
 
 
@@ -446,22 +455,29 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     suffix = ".gif" if args.gif else ".png"
     out = args.out or f"{args.what}{suffix}"
+    if args.gif and args.what != "boundary":
+        raise UserError("--gif animates the boundary only: chainrule plot boundary --gif")
     if args.what == "activations":
         figures.plot_activations(out)
     elif args.what == "losses":
         figures.plot_losses(out)
     else:
-        result = figures.plot_boundary(
-            out,
-            args.dataset,
-            tuple(args.hidden),
-            args.activation,
-            args.epochs,
-            args.lr,
-            args.seed,
-            args.gif,
+        with figures.reporting_progress(sys.stderr) as progress:
+            result = figures.plot_boundary(
+                out,
+                args.dataset,
+                None if args.hidden is None else tuple(args.hidden),
+                args.activation,
+                args.epochs,
+                args.lr,
+                args.seed,
+                args.gif,
+                progress,
+            )
+        print(
+            f"training: accuracy {result.train_accuracy:.3f}, loss {result.train_loss:.4f}\n"
+            f"test (held out): accuracy {result.test_accuracy:.3f}, loss {result.test_loss:.4f}"
         )
-        print(f"accuracy {result['accuracy']:.3f}, final loss {result['final_loss']:.4f}")
     print(f"plot written to {out}", file=sys.stderr)
 
 
