@@ -34,8 +34,9 @@ EXAMPLES = {
   chainrule inspect model.safetensors""",
     "export": """example:
   chainrule export model.safetensors model.onnx""",
-    "examples": """example:
-  chainrule examples""",
+    "examples": """examples:
+  chainrule examples
+  chainrule examples copy""",
     "explain": """examples:
   chainrule explain "(x + y) * z" --at x=-2,y=5,z=-4
   chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" \\
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .explain.drawing import FORMATS
     from .explain.expressions import GATE_MODES
     from .explain.figures import BOUNDARY_DEFAULTS, FIGURES, TOY_DATASETS
+    from .lecture import EXAMPLE_NAMES
     from .nn.mlp import OUTPUTS
     from .tabular import OPTIMIZERS, TASKS
 
@@ -168,7 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("destination", help="the .onnx file to write")
     export.add_argument("--opset", type=int, default=17)
 
-    command("examples", "Print the notes' worked examples with their values and gradients.")
+    examples = command(
+        "examples", "Print the notes' worked examples with their values and gradients."
+    )
+    examples.add_argument(
+        "which",
+        nargs="?",
+        choices=EXAMPLE_NAMES,
+        help="one example (default: all, in the notes' order)",
+    )
 
     explain = command("explain", "Trace backpropagation through an expression, node by node.")
     explain.add_argument("expression", help='e.g. "(x + y) * z"')
@@ -424,7 +434,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_examples(args: argparse.Namespace) -> None:
     from .lecture import print_examples
 
-    print_examples()
+    print_examples(args.which, _console())
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
