@@ -14,3 +14,13 @@ from .io import load, save
 from .training import fit
 
 __all__ = [*_engine_all, "__version__", "fit", "io", "load", "nn", "optim", "save", "training"]
+
+
+def __getattr__(name: str):
+    """``chainrule.explain`` on first use (``cr.explain.draw(loss, "net.svg")`` after a
+    plain ``import chainrule``), so that importing chainrule stays light."""
+    if name == "explain":  # (``from . import explain`` would come back here: it asks first)
+        import importlib
+
+        return importlib.import_module(f"{__name__}.explain")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,8 +43,9 @@ the model nor the plot (a partial model is not the one asked for).""",
   chainrule inspect model.safetensors""",
     "export": """example:
   chainrule export model.safetensors model.onnx""",
-    "examples": """example:
-  chainrule examples""",
+    "examples": """examples:
+  chainrule examples
+  chainrule examples copy""",
     "explain": """examples:
   chainrule explain "(x + y) * z" --at x=-2,y=5,z=-4
   chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" \\
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
     from .explain.drawing import FORMATS
     from .explain.expressions import GATE_MODES
-    from .explain.figures import FIGURES, TOY_DATASETS
+    from .explain.figures import BOUNDARY_DEFAULTS, FIGURES, TOY_DATASETS
+    from .lecture import EXAMPLE_NAMES
     from .nn.mlp import OUTPUTS
     from .tabular import OPTIMIZERS, TASKS
 
@@ -289,7 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="ONNX opset, 7 or later (default: %(default)s)",
     )
 
-    command("examples", "Print the notes' worked examples with their values and gradients.")
+    examples = command(
+        "examples", "Print the notes' worked examples with their values and gradients."
+    )
+    examples.add_argument(
+        "which",
+        nargs="?",
+        choices=EXAMPLE_NAMES,
+        help="one example (default: all, in the notes' order)",
+    )
 
     explain = command("explain", "Trace backpropagation through an expression, node by node.")
     explain.add_argument("expression", help='e.g. "(x + y) * z"')
@@ -313,18 +323,30 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--dataset", choices=TOY_DATASETS, default="moons", help="boundary: the toy data set"
     )
+    defaults = "; ".join(f"{name}: {d}" for name, d in BOUNDARY_DEFAULTS.items())
     plot.add_argument(
-        "--hidden", type=_int_list, default="8,8", help="boundary: hidden layer sizes"
+        "--hidden",
+        type=_int_list,
+        help=f"boundary: hidden layer sizes; unset, each data set has its own network ({defaults})",
     )
-    plot.add_argument("--activation", default="tanh", help="boundary: hidden activation")
+    plot.add_argument("--activation", help="boundary: hidden activation (default: as above)")
     plot.add_argument(
-        "--epochs", type=_positive_int, default=300, help="boundary: passes over the data"
+        "--epochs", type=_positive_int, help="boundary: passes over the data (default: as above)"
     )
-    plot.add_argument("--lr", type=_positive_float, default=0.01, help="boundary: learning rate")
     plot.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="boundary: seeds weights and data"
+        "--lr", type=_positive_float, help="boundary: Adam's step size (default: as above)"
     )
-    plot.add_argument("--gif", action="store_true", help="animate the boundary over training")
+    plot.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="boundary: the data, the test split, the weights",
+    )
+    plot.add_argument(
+        "--gif",
+        action="store_true",
+        help="animate the boundary from the untrained network (epoch 0) on; -o must be a .gif",
+    )
     return parser
 
 
@@ -632,7 +654,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_examples(args: argparse.Namespace) -> None:
     from .lecture import print_examples
 
-    print_examples()
+    print_examples(args.which, _console())
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -663,22 +685,29 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     suffix = ".gif" if args.gif else ".png"
     out = args.out or f"{args.what}{suffix}"
+    if args.gif and args.what != "boundary":
+        raise UserError("--gif animates the boundary only: chainrule plot boundary --gif")
     if args.what == "activations":
         figures.plot_activations(out)
     elif args.what == "losses":
         figures.plot_losses(out)
     else:
-        result = figures.plot_boundary(
-            out,
-            args.dataset,
-            tuple(args.hidden),
-            args.activation,
-            args.epochs,
-            args.lr,
-            args.seed,
-            args.gif,
+        with figures.reporting_progress(sys.stderr) as progress:
+            result = figures.plot_boundary(
+                out,
+                args.dataset,
+                None if args.hidden is None else tuple(args.hidden),
+                args.activation,
+                args.epochs,
+                args.lr,
+                args.seed,
+                args.gif,
+                progress,
+            )
+        print(
+            f"training: accuracy {result.train_accuracy:.3f}, loss {result.train_loss:.4f}\n"
+            f"test (held out): accuracy {result.test_accuracy:.3f}, loss {result.test_loss:.4f}"
         )
-        print(f"accuracy {result['accuracy']:.3f}, final loss {result['final_loss']:.4f}")
     print(f"plot written to {out}", file=sys.stderr)
 
 

@@ -72,9 +72,10 @@ LAYERS: dict[str, tuple[int, str]] = {
 RANKS = {layer: rank for layer, (rank, _) in LAYERS.items()}
 
 # Layers of one rank do not import each other, except these pairs (importing, imported),
-# each acyclic (plots never imports explain) and kept for the reason given.
+# each acyclic (plots and explain never import explain and lecture) and kept for the reason given.
 SIDEWAYS: dict[tuple[str, str], str] = {
     ("explain", "plots"): "explain/figures.py draws with plots.pyplot (matplotlib on Agg)",
+    ("lecture", "explain"): "chainrule examples prints each worked example with explain's trace",
 }
 
 # Imports that break the layering today, to be fixed in the package (not here); each is a
