@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--compare", action="store_true", help="numerical and symbolic gradients beside"
     )
+    explain.add_argument(
+        "--numerical",
+        choices=("forward", "central"),
+        default="central",
+        help="--compare's differences: forward (f(x+h) - f(x))/h as in the notes, or central",
+    )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
@@ -425,7 +431,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     expression = parse(args.expression)
     result = trace(expression, args.at, args.gates)
-    comparison = compare(expression, args.at, args.gates) if args.compare else None
+    comparison = compare(expression, args.at, args.gates, args.numerical) if args.compare else None
     if args.json:
         document = result.to_dict()
         if comparison is not None:
