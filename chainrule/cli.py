@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="central",
         help="--compare's differences: forward (f(x+h) - f(x))/h as in the notes, or central",
     )
+    explain.add_argument(
+        "--dpi", type=_positive_int, default=180, help="resolution of a --draw PNG (default 180)"
+    )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
@@ -443,7 +446,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
         if comparison is not None:
             print_comparison(comparison, console)
     if args.draw:
-        render(trace_graph_source(result), args.draw)  # without dot: GraphvizMissing, exit 1
+        # without dot: GraphvizMissing, exit 1
+        render(trace_graph_source(result), args.draw, dpi=args.dpi)
         print(f"graph drawn to {args.draw}", file=sys.stderr)
 
 
