@@ -315,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--compare", action="store_true", help="numerical and symbolic gradients beside"
     )
+    explain.add_argument(
+        "--numerical",
+        choices=("forward", "central"),
+        default="central",
+        help="--compare's differences: forward (f(x+h) - f(x))/h as in the notes, or central",
+    )
+    explain.add_argument(
+        "--dpi", type=_positive_int, default=180, help="resolution of a --draw PNG (default 180)"
+    )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
@@ -664,7 +673,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     expression = parse(args.expression)
     result = trace(expression, args.at, args.gates)
-    comparison = compare(expression, args.at, args.gates) if args.compare else None
+    comparison = compare(expression, args.at, args.gates, args.numerical) if args.compare else None
     if args.json:
         document = result.to_dict()
         if comparison is not None:
@@ -676,7 +685,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
         if comparison is not None:
             print_comparison(comparison, console)
     if args.draw:
-        render(trace_graph_source(result), args.draw)  # without dot: GraphvizMissing, exit 1
+        # without dot: GraphvizMissing, exit 1
+        render(trace_graph_source(result), args.draw, dpi=args.dpi)
         print(f"graph drawn to {args.draw}", file=sys.stderr)
 
 
