@@ -322,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="--compare's differences: forward (f(x+h) - f(x))/h as in the notes, or central",
     )
     explain.add_argument(
-        "--dpi", type=_positive_int, default=180, help="resolution of a --draw PNG (default 180)"
+        "--dpi",
+        type=_positive_int,
+        default=180,
+        help="resolution of a --draw PNG, in dots per inch",
     )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 

@@ -221,6 +221,7 @@ def print_examples(which: str | None = None, console=None) -> None:
     """Print the notes' worked examples (or the one named ``which``, from
     :data:`EXAMPLE_NAMES`): a summary of each, then its trace, node by node."""
     from rich.console import Console
+    from rich.text import Text
 
     from .explain import trace
     from .explain.report import print_trace
@@ -231,14 +232,14 @@ def print_examples(which: str | None = None, console=None) -> None:
     for example in traced_examples():
         if which not in (None, example.name):
             continue
-        console.rule(f"[bold]{example.title}[/bold]", align="left")
+        console.rule(Text(example.title, style="bold"), align="left")
         if example.summary is not None:
             console.print(format_example(example.summary), markup=False)
         print_trace(trace(example.expression, example.at, example.gates), console)
         console.print()
     if which in (None, "network"):
         console.rule(
-            "[bold]the notes' network: X (1x3), U1 3x5, U2 5x4, U3 4x2[/bold]", align="left"
+            Text("the notes' network: X (1x3), U1 3x5, U2 5x4, U3 4x2", style="bold"), align="left"
         )
         console.print(format_network(network_example()), markup=False)
 
