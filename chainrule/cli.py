@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dpi",
         type=_positive_int,
         default=180,
-        help="resolution of a --draw PNG, in dots per inch",
+        help="resolution of a drawing written as PNG, in dots per inch",
     )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
