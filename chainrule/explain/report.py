@@ -23,18 +23,25 @@ def _local_text(entry: InputGradient) -> str:
 
 def backward_lines(trace: Trace) -> list[str]:
     """Node by node, from the output: what arrives, and for each input the local gradient
-    (formula, numbers, value) and upstream x local = downstream."""
+    (formula, numbers, value) and upstream x local = downstream, in aligned columns."""
+    rows = [
+        (step, [(f"to {e.input}:", f"d{step.name}/d{e.input} = {_local_text(e)}", e)
+                for e in step.chain])
+        for step in reversed(trace.steps)
+    ]  # fmt: skip
+    entries = [entry for _, chain in rows for entry in chain]
+    target_width = max((len(target) for target, _, _ in entries), default=0)
+    local_width = min(max((len(local) for _, local, _ in entries), default=0), 60)
     lines = []
-    for step in reversed(trace.steps):
+    for step, chain in rows:
         copy = trace.sums.get(step.name)
         arrives = short(step.upstream) if copy is None else copy.text
         pattern = f"   ({step.pattern})" if step.pattern else ""
         lines.append(f"  {step.name} = {step.formula}   receives {arrives}{pattern}")
-        for entry in step.chain:
-            local = f"d{step.name}/d{entry.input} = {_local_text(entry)}"
-            lines.append(
-                f"    to {entry.input}:  {local.ljust(44)}   {entry.product or ''}".rstrip()
-            )
+        for target, local, entry in chain:
+            product = entry.product or ""
+            line = f"    {target.ljust(target_width)}  {local.ljust(local_width)}   {product}"
+            lines.append(line.rstrip())
         if step.nondifferentiable:
             lines.append(f"    not differentiable: {step.nondifferentiable}")
     return lines
