@@ -65,13 +65,16 @@ TOY_DATASETS = ("moons", "circles", "xor", "spiral")
 FIGURES = ("activations", "losses", "boundary")  # plot_activations, plot_losses, plot_boundary
 
 
-def _save(figure, path: str | os.PathLike) -> None:
+def _save(figure, path: str | os.PathLike, tight: bool = False) -> None:
+    """Write the figure as PNG or SVG, atomically; ``tight`` grows the canvas to hold
+    what sits outside the axes (a legend below them)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("png", "svg"):
         raise ValueError(f"cannot plot to '{path.name}': use a .png or .svg file")
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, dpi=100)
+    extent = {"bbox_inches": "tight", "pad_inches": 0.15} if tight else {}
+    figure.savefig(buffer, format=fmt, dpi=100, **extent)
     write_atomic(path, buffer.getvalue())
 
 
@@ -350,7 +353,7 @@ def _regions(ax, model: MLP, data: tuple[np.ndarray, ...], limits, title: str):
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3)
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     return fill
 
 
@@ -477,7 +480,7 @@ def plot_boundary(
         figure.colorbar(fill, ax=left, label="P(class 1)", shrink=0.8)
         _loss_panel(right, train_losses, test_losses, epochs, top)
         figure.tight_layout()
-        _save(figure, path)
+        _save(figure, path, tight=True)
         plt.close(figure)
         return result
     _animate(plt, model, snapshots, result, data, limits, epochs, top, title, path, progress)
