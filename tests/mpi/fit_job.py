@@ -40,6 +40,18 @@ def make_optimizer(config: dict[str, Any], params: list) -> cr.optim.Optimizer:
 
 def train(config: dict[str, Any], comm: Any = None) -> tuple[cr.nn.MLP, cr.training.History]:
     X, y, w = make_data(config)
+    shard = comm is not None
+    if shard:
+        communicator = cr.distributed.resolve(comm)
+        rank, size = communicator.rank, communicator.size
+        if config.get("poison_rank") == rank:
+            X[5, 2] = np.nan
+        if config.get("own_shards"):  # contiguous blocks of unequal sizes, in rank order
+            bounds = np.linspace(0, len(X), size + 1).astype(int)
+            bounds[1:-1] += np.arange(1, size) * 7
+            rows = slice(bounds[rank], bounds[rank + 1])
+            X, y, w = X[rows], y[rows], None if w is None else w[rows]
+            shard = False
     classify = config["task"] == "classify"
     width = 3 if classify else 1
     model = cr.nn.MLP(
@@ -51,7 +63,6 @@ def train(config: dict[str, Any], comm: Any = None) -> tuple[cr.nn.MLP, cr.train
     )
     if comm is not None and config.get("unequal_start"):
         # each rank starts elsewhere: the broadcast must give them rank 0's weights
-        rank = cr.distributed.resolve(comm).rank
         for p in model.parameters():
             p.data += rank
     callbacks = []
@@ -72,7 +83,7 @@ def train(config: dict[str, Any], comm: Any = None) -> tuple[cr.nn.MLP, cr.train
         seed=config["seed"],
         sample_weight=w,
         comm=comm,
-        shard=comm is not None,
+        shard=shard,
     )
     return model, history
 
