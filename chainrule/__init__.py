@@ -13,7 +13,18 @@ from .autodiff import __all__ as _engine_all
 from .io import load, save
 from .training import fit
 
-__all__ = [*_engine_all, "__version__", "distributed", "fit", "io", "load", "nn", "optim", "save", "training"]
+__all__ = [
+    *_engine_all,
+    "__version__",
+    "distributed",
+    "fit",
+    "io",
+    "load",
+    "nn",
+    "optim",
+    "save",
+    "training",
+]
 
 
 def __getattr__(name: str):

@@ -156,7 +156,7 @@ def fit(
     sample_weight: Any = None,
     shuffle: bool = True,
     comm: Any = None,
-    shard: bool = False,
+    shard: bool | str = False,
 ) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
 
@@ -190,6 +190,11 @@ def fit(
             stop decisions are global, and only rank 0 shows progress and writes
             checkpoints.  ``validation_data`` is, like X, each rank's own rows (or
             sharded with ``shard``).
+        shard: how a rank's rows sit in the whole data, which fixes the sample order
+            the ranks reproduce: False, each rank's own rows, the ranks' rows end to
+            end in rank order making the whole; True, the whole data on every rank, of
+            which each keeps rows rank::size; "strided", each rank's own rows that are
+            rows rank::size of the whole (what a reader of its rows alone gives).
 
     Raises:
         TrainingDiverged: a batch's loss is NaN or infinite, or a parameter is at an
@@ -219,7 +224,9 @@ def fit(
                 raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
         width = _output_width(model, X)
         _validate_against_loss(loss_fn, y, width, dtype, "y")
-        if parallel and shard:
+        if shard not in (False, True, "strided"):
+            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
+        if parallel and shard is True:
             rows = shard_rows(len(X), communicator.rank, communicator.size)
             X, y, w = X[rows], y[rows], None if w is None else w[rows]
         rng = as_generator(seed)
@@ -227,7 +234,7 @@ def fit(
             X_val = check_features(validation_data[0], "X_val").astype(dtype, copy=False)
             y_val = _prepare_targets(check_targets(validation_data[1], len(X_val), "y_val"), dtype)
             _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
-            if parallel and shard:
+            if parallel and shard is True:
                 rows = shard_rows(len(X_val), communicator.rank, communicator.size)
                 X_val, y_val = X_val[rows], y_val[rows]
         elif validation_split and not parallel:
@@ -237,7 +244,7 @@ def fit(
         if X_val is not None and X_val.shape[1] != X.shape[1]:
             raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
     if parallel:  # the same on every rank: the global row counts decide
-        owned, total = global_layout(len(X), communicator, shard)
+        owned, total = global_layout(len(X), communicator, bool(shard))
         if validation_data is None and validation_split:
             (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
                 (X, y, w), owned, total, validation_split, rng

@@ -88,12 +88,18 @@ def broadcast_start(comm: Communicator, model: Module, optimizer: Optimizer) -> 
         optimizer.load_state_dict(state)
 
 
-def global_layout(n_local: int, comm: Communicator, shard: bool) -> tuple[np.ndarray, int]:
+def global_layout(n_local: int, comm: Communicator, strided: bool) -> tuple[np.ndarray, int]:
     """The global index of each local row, and the number of rows on all ranks: with
-    ``shard`` the rows rank::size of the whole data, else the shards end to end."""
+    ``strided`` the rows rank::size of the whole data, else the shards end to end."""
     counts = comm.allgather(n_local)
     total = sum(counts)
-    if shard:
+    if strided:  # checked on every rank's count, so every rank decides alike
+        for rank, count in enumerate(counts):
+            expected = len(shard_rows(total, rank, comm.size))
+            if count != expected:
+                raise DataError(
+                    f"rank {rank} has {count} rows, but rows rank::size of {total} are {expected}"
+                )
         return shard_rows(total, comm.rank, comm.size), total
     offset = sum(counts[: comm.rank])
     return np.arange(offset, offset + n_local), total
