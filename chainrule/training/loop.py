@@ -224,6 +224,11 @@ def fit(
                 raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
         width = _output_width(model, X)
         _validate_against_loss(loss_fn, y, width, dtype, "y")
+        if parallel and type(loss_fn).penalty is not Loss.penalty:
+            # each rank would add the whole batch's term, scaled by its share: not the sum
+            raise ValueError(
+                f"data-parallel fit takes a loss without a penalty term; {loss_fn!r} has one"
+            )
         if shard not in (False, True, "strided"):
             raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
         if parallel and shard is True:

@@ -94,3 +94,39 @@ def test_fit_with_a_single_process_communicator_is_fit_alone():
 
     for a, b in zip(run(None), run(SingleProcess()), strict=True):
         assert np.array_equal(a, b)
+
+
+class _TwoRanksEcho:
+    """Rank 0 of a pretend pair whose other rank says what this one says: enough for
+    fit's checks before training, which need only allgather."""
+
+    rank, size = 0, 2
+
+    def broadcast(self, array, root=0):
+        pass
+
+    def broadcast_object(self, value, root=0):
+        return value
+
+    def allreduce_sum(self, buffer):
+        buffer *= 2
+
+    def allgather(self, value):
+        return [value, value]
+
+    def agree(self, flag):
+        return bool(flag)
+
+
+def test_data_parallel_fit_refuses_a_loss_with_a_penalty_term():
+    class Penalized(cr.nn.MSELoss):
+        def penalty(self, n_samples, sample_weight=None):
+            return None
+
+    model = cr.nn.MLP([2, 1], seed=0)
+    X, y = np.ones((4, 2)), np.ones(4)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"without a penalty term; MSELoss\(half=False\) has one"):
+        cr.fit(model, Penalized(), opt, X, y, verbose=0, seed=0, comm=_TwoRanksEcho())
+    with pytest.raises(ValueError, match="shard must be False, True or 'strided'"):
+        cr.fit(model, "mse", opt, X, y, verbose=0, seed=0, comm=_TwoRanksEcho(), shard="rows")
