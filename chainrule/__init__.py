@@ -6,14 +6,25 @@ model = cr.nn.MLP([3, 5, 4, 2], activation="tanh", output="softmax", seed=0)
 history = cr.fit(model, "cross_entropy", cr.optim.SGD(model.parameters(), lr=0.1), X, y)
 """
 
-from . import io, nn, optim, training
+from . import distributed, io, nn, optim, training
 from ._version import __version__
 from .autodiff import *  # noqa: F403 - the engine's public API is chainrule's
 from .autodiff import __all__ as _engine_all
 from .io import load, save
 from .training import fit
 
-__all__ = [*_engine_all, "__version__", "fit", "io", "load", "nn", "optim", "save", "training"]
+__all__ = [
+    *_engine_all,
+    "__version__",
+    "distributed",
+    "fit",
+    "io",
+    "load",
+    "nn",
+    "optim",
+    "save",
+    "training",
+]
 
 
 def __getattr__(name: str):

@@ -388,12 +388,17 @@ def _assignments(text: str) -> dict[str, float]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .datasets import load as load_dataset
+    from .distributed import resolve
     from .io import check_not_an_input, check_writable
     from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
     from .training.data import DataError
 
+    # under mpirun -n N, each rank trains on rows rank::size; rank 0 alone prints and writes
+    comm = resolve("auto")
     console = _console()
+    if comm.rank != 0:
+        console.quiet = True
     if (args.data is None) == (args.dataset is None):
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
     for destination in (args.out, args.plot):
@@ -436,17 +441,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         except DataError as error:
             raise UserError(f"{source}: {error}") from None
         (X, X_test), (y, y_test) = (X[train_rows], X[test_rows]), (y[train_rows], y[test_rows])
+    samples = len(X)
+    if comm.size > 1:  # every rank read the file; each keeps its rows rank::size
+        X, y = X[comm.rank :: comm.size], y[comm.rank :: comm.size]
     activation = args.activation.split(",") if "," in args.activation else args.activation
     options = TrainOptions(
         hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
         optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
         validation_split=args.validation_split, early_stopping=args.early_stopping,
         patience=args.patience, seed=args.seed, standardize=args.standardize,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet or comm.rank != 0 else 1,
     )  # fmt: skip
-    console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
+    ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
+    console.print(f"training on {source}: {samples} samples, {X.shape[1]} features{ranks}")
     try:
-        model, history = TabularModel.train(X, y, names, target, task, options)
+        model, history = TabularModel.train(X, y, names, target, task, options, comm)
     except DataError as error:
         raise UserError(f"{source}: {error}") from None
     if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
@@ -479,6 +488,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         model.summary["test"] = report.to_dict()
         console.print(f"test set: {len(X_test)} samples held out before training")
         _print_evaluation(report)
+    if comm.rank != 0:  # the model is the same on every rank: rank 0 writes it
+        return
     if args.out:
         model.save(args.out)
         console.print(f"model written to {args.out}")
@@ -753,8 +764,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
         print(f"chainrule: error: {_message(error)}", file=sys.stderr)
+        _abort_mpi_job(1)
         return 1
     return 0
+
+
+def _abort_mpi_job(status: int) -> None:
+    """Under mpirun, end every rank of the job: a rank that stops alone would leave the
+    others waiting in a collective for it."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and mpi.COMM_WORLD.Get_size() > 1:
+        sys.stderr.flush()
+        mpi.COMM_WORLD.Abort(status)
 
 
 def _silence_stdout() -> None:

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ._version import __version__
+from .distributed import Communicator, SingleProcess, global_labels, global_mean_and_std
 from .evaluation import EvaluationReport, classification_report, regression_report
 from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
@@ -178,8 +179,13 @@ class TabularModel:
         target_name: str | None = None,
         task: str | None = None,
         options: TrainOptions | None = None,
+        comm: Communicator | None = None,
     ) -> tuple[TabularModel, History]:
+        """Train on (X, y_raw).  With ``comm`` of more than one rank, X and y_raw are this
+        rank's rows rank::size of the data: the standardisation statistics and the
+        classes are those of every rank's rows, and the ranks train as one process."""
         options = options or TrainOptions()
+        comm = comm or SingleProcess()
         X = np.asarray(X, dtype=np.float64)
         task = task or guess_task(y_raw)
         if task not in TASKS:
@@ -187,10 +193,13 @@ class TabularModel:
         model = cls(
             network=None, task=task, feature_names=list(feature_names), target_name=target_name
         )  # type: ignore[arg-type]
-        if options.standardize:
+        if options.standardize and comm.size > 1:
+            mean, scale, _ = global_mean_and_std(X, comm)
+            model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
+        elif options.standardize:
             mean, scale = X.mean(axis=0), X.std(axis=0)
             model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
-        y, width, output, loss = model._targets_and_head(y_raw, options)
+        y, width, output, loss = model._targets_and_head(y_raw, options, comm)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
         params, lr = model.network.parameters(), options.lr
@@ -218,10 +227,11 @@ class TabularModel:
                 epochs=options.epochs, batch_size=options.batch_size,
                 validation_split=options.validation_split, callbacks=callbacks,
                 metrics=metrics, verbose=options.verbose, seed=options.seed,
+                comm=comm, shard="strided",
             )  # fmt: skip
         model.summary = {
             "chainrule_version": __version__,
-            "samples": len(X),
+            "samples": sum(comm.allgather(len(X))),
             "epochs_run": len(history.epochs),
             "seconds": round(time.perf_counter() - started, 3),
             "optimizer": options.optimizer,
@@ -241,10 +251,19 @@ class TabularModel:
             model.summary["loss_on"] = "the standardised target; rmse is in the target's units"
         return model, history
 
-    def _targets_and_head(self, y_raw: np.ndarray, options: TrainOptions):
-        """Encoded targets, output width, output layer and loss for the task."""
-        if self.task == "classify":
+    def _targets_and_head(
+        self, y_raw: np.ndarray, options: TrainOptions, comm: Communicator | None = None
+    ):
+        """Encoded targets, output width, output layer and loss for the task (the classes
+        and the target's scaling those of every rank's rows)."""
+        comm = comm or SingleProcess()
+        if self.task == "classify" and comm.size > 1:
+            union = global_labels(y_raw, comm)  # encoded with the rank's own labels after it
+            self.classes, index = encode_labels(np.concatenate([union, np.asarray(y_raw)]))
+            y = index[len(union) :]
+        elif self.task == "classify":
             self.classes, y = encode_labels(y_raw)
+        if self.task == "classify":
             if len(self.classes) < 2:
                 raise DataError(
                     f"the target column{self._target_named()} has a single class "
@@ -262,7 +281,11 @@ class TabularModel:
         output = options.output or "identity"
         if output != "identity":
             raise ValueError(f"regression uses an identity output, not {output}")
-        self.target_mean, self.target_scale = float(y.mean()), float(y.std() or 1.0)
+        if comm.size > 1:
+            mean, std, _ = global_mean_and_std(y.reshape(-1, 1), comm)
+            self.target_mean, self.target_scale = float(mean[0]), float(std[0] or 1.0)
+        else:
+            self.target_mean, self.target_scale = float(y.mean()), float(y.std() or 1.0)
         return (y - self.target_mean) / self.target_scale, 1, output, options.loss or "mse"
 
     def _target_named(self) -> str:

@@ -57,6 +57,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "io": (4, "model files, CSV, ONNX, atomic writes; reads nn (issue's layering)"),
     "holdout": (6, "the rows held out as a test set; reads training's DataError"),
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
+    "distributed": (4, "the communicator data-parallel training uses; NumPy, mpi4py when run"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),
     "evaluation": (6, "evaluation reports from predictions, on training's metrics; tabular's"),
     "probability_scores": (5, "log-loss and ROC-AUC of predicted probabilities; evaluation's"),

@@ -124,6 +124,9 @@ class ModelCheckpoint(Callback):
             if not _improved(self.mode, logs[self.monitor], self.best, 0.0):
                 return
             self.best = logs[self.monitor]
+        if not state.writes_files:  # a data-parallel run: rank 0 alone writes the file
+            self.saved_epochs.append(epoch)
+            return
         info = {"epoch": epoch, "logs": logs}
         if isinstance(state.model, MLP):
             save(state.model, self.path, info=info)

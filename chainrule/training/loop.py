@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..distributed import resolve
 from ..errors import TrainingDiverged
 from ..nn import Loss, Module, get_loss, objective, value_and_grad
 from ..nn.init import as_generator
@@ -41,6 +42,17 @@ from ..optim import Optimizer
 from .callbacks import Callback
 from .data import DataError, DataLoader, check_features, check_targets
 from .metrics import Metric, get_metric
+from .parallel import (
+    GlobalBatches,
+    GradientSum,
+    broadcast_start,
+    gather_rows,
+    global_layout,
+    global_sum,
+    raise_together,
+    shard_rows,
+    split_validation,
+)
 from .progress import ProgressDisplay
 from .state import History, TrainingState
 
@@ -143,6 +155,8 @@ def fit(
     seed: int | None = None,
     sample_weight: Any = None,
     shuffle: bool = True,
+    comm: Any = None,
+    shard: bool | str = False,
 ) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
 
@@ -164,6 +178,23 @@ def fit(
             (from the forward passes of the validation loss).
         verbose: 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
         seed: makes the validation split and the batch order reproducible.
+        comm: data-parallel training over MPI: an mpi4py communicator
+            (``MPI.COMM_WORLD``), ``"auto"`` (MPI.COMM_WORLD when launched by mpirun
+            with more than one rank), or None for this process alone.  Every rank
+            calls fit with its own rows (or, with ``shard=True``, the whole data, of
+            which it keeps rows rank::size), the same model, optimizer, seed and
+            arguments.  The ranks train as one process would on all the rows, in the
+            same sample order: a global batch is ``batch_size`` rows split over the
+            ranks, the gradients are summed over them in one allreduce per step, the
+            weights and optimizer state start from rank 0's; the losses, metrics and
+            stop decisions are global, and only rank 0 shows progress and writes
+            checkpoints.  ``validation_data`` is, like X, each rank's own rows (or
+            sharded with ``shard``).
+        shard: how a rank's rows sit in the whole data, which fixes the sample order
+            the ranks reproduce: False, each rank's own rows, the ranks' rows end to
+            end in rank order making the whole; True, the whole data on every rank, of
+            which each keeps rows rank::size; "strided", each rank's own rows that are
+            rows rank::size of the whole (what a reader of its rows alone gives).
 
     Raises:
         TrainingDiverged: a batch's loss is NaN or infinite, or a parameter is at an
@@ -177,27 +208,52 @@ def fit(
     compute = objective(model, loss_fn)
     # every target is checked below, before the first batch: not again for each batch
     loss_and_gradients = value_and_grad(model, loss_fn, targets_checked=True)
-    dtype = _model_dtype(model)
-    X = check_features(X).astype(dtype, copy=False)
-    y = _prepare_targets(check_targets(y, len(X)), dtype)
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-        if len(w) != len(X):
-            raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
-    width = _output_width(model, X)
-    _validate_against_loss(loss_fn, y, width, dtype, "y")
-    rng = as_generator(seed)
-    if validation_data is not None:
-        X_val = check_features(validation_data[0], "X_val").astype(dtype, copy=False)
-        y_val = _prepare_targets(check_targets(validation_data[1], len(X_val), "y_val"), dtype)
-        _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
-    elif validation_split:
-        X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
-    else:
-        X_val = y_val = None
-    if X_val is not None and X_val.shape[1] != X.shape[1]:
-        raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+    communicator = resolve(comm)
+    parallel = communicator.size > 1
+    if parallel and seed is None:  # every rank must draw the same batches
+        seed = communicator.broadcast_object(int(np.random.SeedSequence().entropy % 2**63))
+    owned = total = None
+    with raise_together(communicator) if parallel else contextlib.nullcontext():
+        dtype = _model_dtype(model)
+        X = check_features(X).astype(dtype, copy=False)
+        y = _prepare_targets(check_targets(y, len(X)), dtype)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if len(w) != len(X):
+                raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
+        width = _output_width(model, X)
+        _validate_against_loss(loss_fn, y, width, dtype, "y")
+        if parallel and type(loss_fn).penalty is not Loss.penalty:
+            # each rank would add the whole batch's term, scaled by its share: not the sum
+            raise ValueError(
+                f"data-parallel fit takes a loss without a penalty term; {loss_fn!r} has one"
+            )
+        if shard not in (False, True, "strided"):
+            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
+        if parallel and shard is True:
+            rows = shard_rows(len(X), communicator.rank, communicator.size)
+            X, y, w = X[rows], y[rows], None if w is None else w[rows]
+        rng = as_generator(seed)
+        if validation_data is not None:
+            X_val = check_features(validation_data[0], "X_val").astype(dtype, copy=False)
+            y_val = _prepare_targets(check_targets(validation_data[1], len(X_val), "y_val"), dtype)
+            _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
+            if parallel and shard is True:
+                rows = shard_rows(len(X_val), communicator.rank, communicator.size)
+                X_val, y_val = X_val[rows], y_val[rows]
+        elif validation_split and not parallel:
+            X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
+        else:
+            X_val = y_val = None
+        if X_val is not None and X_val.shape[1] != X.shape[1]:
+            raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+    if parallel:  # the same on every rank: the global row counts decide
+        owned, total = global_layout(len(X), communicator, bool(shard))
+        if validation_data is None and validation_split:
+            (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
+                (X, y, w), owned, total, validation_split, rng
+            )
     named_metrics = [get_metric(m) for m in metrics]
     # each batch's prediction as the loss took it, and its targets (for the metrics)
     kept: list[np.ndarray] | None = [] if named_metrics else None
@@ -205,16 +261,24 @@ def fit(
     to_outputs = outputs_of_predictions(model, loss_fn) if named_metrics else None
     stops_on_divergence = any(getattr(c, "stops_on_divergence", False) for c in callbacks)
 
-    loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
+    reduction = None
+    if parallel:
+        loader: Any = GlobalBatches(communicator, X, y, w, owned, total, batch_size, shuffle, rng)
+        broadcast_start(communicator, model, optimizer)
+        reduction = GradientSum(communicator, optimizer)
+    else:
+        loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
     history = History()
     state = TrainingState(model, optimizer, history, has_validation=X_val is not None)
-    display = ProgressDisplay(verbose, epochs, len(loader))
+    state.writes_files = communicator.rank == 0
+    display = ProgressDisplay(verbose if communicator.rank == 0 else 0, epochs, len(loader))
     for callback in callbacks:
         callback.on_train_begin(state)
     was_training = model.training
     model.train()
     optimizer.zero_grad()  # no gradient left over from before fit() joins the first step
     reads_gradients = [c for c in callbacks if _overrides(c, "on_backward_end")]
+    interrupted = False
     try:
         with _graceful_interrupt() as interrupt:
             for epoch in range(1, epochs + 1):
@@ -224,7 +288,18 @@ def fit(
                 private = not reads_gradients and _optimizes_all(optimizer, model)
                 for batch_index, batch in enumerate(loader):
                     step_size = optimizer.plain_step_size() if private else None
-                    if step_size is not None:
+                    if reduction is not None:
+                        # this rank's share W_r/W of the global batch's loss: the
+                        # ranks' gradients then sum to the global batch's
+                        share = loader.shares[batch_index]
+                        scale = share if step_size is None else step_size * share
+                        local = 0.0
+                        if len(batch[0]):
+                            local = loss_and_gradients(*batch, grad_scale=scale, keep=kept)
+                        value, interrupted = reduction.reduce(
+                            local * share, interrupt["interrupted"]
+                        )
+                    elif step_size is not None:
                         # theta -= c g: backpropagation delivers c g itself (seeded with
                         # c, a free product at the loss gate), the update only subtracts
                         value = loss_and_gradients(*batch, grad_scale=step_size, keep=kept)
@@ -246,30 +321,48 @@ def fit(
                         optimizer.step(release_grads=True)
                     if kept is not None:
                         kept_targets.append(batch[1])
-                    display.batch_done(len(batch[0]), value)
+                    rows = len(batch[0]) if reduction is None else int(loader.rows[batch_index])
+                    display.batch_done(rows, value)
                     for callback in callbacks:
                         callback.on_batch_end(state, batch_index, value)
-                    if interrupt["interrupted"] or state.stop_training:
+                    if reduction is None:
+                        interrupted = interrupt["interrupted"]
+                    if interrupted or state.stop_training:
                         break
                 if not history.terminated_on_nan:
                     _check_parameters(model, epoch, optimizer, history, stops_on_divergence)
                 logs = {"loss": display.loss_sum / max(display.samples, 1)}
                 kept_val: list[np.ndarray] | None = [] if named_metrics else None
-                if X_val is not None:
+                if X_val is not None and not parallel:
                     logs["val_loss"] = evaluate_loss(
                         model, compute, X_val, y_val, max(batch_size, 256), kept_val
                     )
+                elif X_val is not None:  # the mean over every rank's validation rows
+                    local = 0.0
+                    if len(X_val):
+                        local = evaluate_loss(
+                            model, compute, X_val, y_val, max(batch_size, 256), kept_val
+                        )
+                    loss_sum, count = global_sum(communicator, local * len(X_val), len(X_val))
+                    logs["val_loss"] = loss_sum / count
                 if kept is not None:
-                    logs.update(_metric_logs(named_metrics, to_outputs, kept, kept_targets))
+                    targets, val_kept, val_targets = kept_targets, kept_val, [y_val]
+                    if parallel:  # the metrics over every rank's outputs
+                        kept[:] = gather_rows(communicator, kept)
+                        targets = gather_rows(communicator, kept_targets)
+                        if X_val is not None:
+                            val_kept = gather_rows(communicator, kept_val)
+                            val_targets = gather_rows(communicator, [y_val])
+                    logs.update(_metric_logs(named_metrics, to_outputs, kept, targets))
                     if X_val is not None:
-                        val_logs = _metric_logs(named_metrics, to_outputs, kept_val, [y_val])
+                        val_logs = _metric_logs(named_metrics, to_outputs, val_kept, val_targets)
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     kept.clear()
                     kept_targets.clear()
                 logs["lr"] = optimizer.lr
                 history.record(epoch, logs)
                 display.end_epoch(epoch, logs)
-                if interrupt["interrupted"]:
+                if interrupted if parallel else interrupt["interrupted"]:
                     history.interrupted = True
                     display.note("interrupted: training stopped after the current batch")
                     break

@@ -57,3 +57,5 @@ class TrainingState:
     history: History
     has_validation: bool
     stop_training: bool = False
+    # False on every rank of a data-parallel run but rank 0: callbacks write no files there
+    writes_files: bool = True
