@@ -89,7 +89,7 @@ class StreamingSource:
         self.rows_read = self.blocks_read = 0
         self.epoch_batches: int | None = None
         self.held_out: tuple[np.ndarray, np.ndarray] | None = None
-        self._gathering: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self._gathering: list[tuple[int, np.ndarray, np.ndarray]] | None = None
         self._gathered_rows = 0
 
     @property
@@ -134,7 +134,7 @@ class StreamingSource:
             return features, target
         held = validation_mask(rows, self.fraction, self.split_seed)
         if self._gathering is not None and held.any():
-            self._gathering.append((features[held], target[held]))
+            self._gathering.append((i, features[held], target[held]))
             self._gathered_rows += int(held.sum())
             if self._gathered_rows > self.buffer_rows:
                 self._gathering = None  # too many to keep: read them again when asked
@@ -193,9 +193,13 @@ class StreamingSource:
         if count == 0:
             raise DataError("the reader's blocks hold no training rows")
         if first_epoch and self._gathering is not None:
-            gathered = self._gathering
+            # in block order, as a second pass would read them
+            gathered = sorted(self._gathering, key=lambda part: part[0])
             self.held_out = (
-                (np.concatenate([x for x, _ in gathered]), np.concatenate([t for _, t in gathered]))
+                (
+                    np.concatenate([x for _, x, _ in gathered]),
+                    np.concatenate([t for *_, t in gathered]),
+                )
                 if gathered
                 else None
             )
