@@ -240,6 +240,15 @@ def fit(
     """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
 
     Args:
+        X, y: NumPy arrays; a pandas or polars DataFrame with ``y`` the target column's
+            name or the targets (the same weights as its array); a Dask array or
+            DataFrame, read one chunk or partition at a time in a shuffled order; or,
+            with ``y=None``, an iterable of ``(X, y[, sample_weight])`` batches (a
+            function returning one per epoch; a one-shot iterator serves one epoch),
+            a block reader or any ``chainrule.data.sources.BatchSource``.  See
+            ``chainrule/data/sources.py``.  Outside arrays, ``validation_split`` holds
+            out the rows whose seeded hash of their index is below it
+            (``chainrule.data.rows``), and each batch's targets are checked as it comes.
         loss: a loss name ("cross_entropy", "binary_cross_entropy", "mse", ...), a
             Loss, one of ``nn.functional``'s losses, or any function
             ``loss(prediction, target[, sample_weight]) -> scalar Tensor`` on the
