@@ -20,6 +20,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from ._version import __version__
+from .data.frames import feature_matrix, frame_arrays, target_values
+from .data.inputs import is_dataframe
 from .distributed import Communicator, SingleProcess, global_labels, global_mean_and_std
 from .evaluation import EvaluationReport, classification_report, regression_report
 from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
@@ -173,20 +175,30 @@ class TabularModel:
     @classmethod
     def train(
         cls,
-        X: np.ndarray,
-        y_raw: np.ndarray,
-        feature_names: Sequence[str],
+        X: Any,
+        y_raw: Any,
+        feature_names: Sequence[str] | None = None,
         target_name: str | None = None,
         task: str | None = None,
         options: TrainOptions | None = None,
         comm: Communicator | None = None,
     ) -> tuple[TabularModel, History]:
-        """Train on (X, y_raw).  With ``comm`` of more than one rank, X and y_raw are this
-        rank's rows rank::size of the data: the standardisation statistics and the
-        classes are those of every rank's rows, and the ranks train as one process."""
+        """Train on X (an array, or a pandas or polars DataFrame) and the raw targets
+        ``y_raw`` (labels or values; for a DataFrame also the target column's name).  A
+        DataFrame's feature names are its columns (the target's aside), or
+        ``feature_names`` picks them; an array's default to x0, x1, ...  With ``comm``
+        of more than one rank, X and y_raw are this rank's rows rank::size of the data:
+        the standardisation statistics and the classes are those of every rank's rows,
+        and the ranks train as one process."""
         options = options or TrainOptions()
         comm = comm or SingleProcess()
+        if is_dataframe(X):
+            if isinstance(y_raw, str):
+                target_name = target_name or y_raw
+            X, y_raw, feature_names = frame_arrays(X, y_raw, np.float64, feature_names)
         X = np.asarray(X, dtype=np.float64)
+        if feature_names is None:
+            feature_names = [f"x{j}" for j in range(X.shape[1] if X.ndim == 2 else 0)]
         task = task or guess_task(y_raw)
         if task not in TASKS:
             raise ValueError(f"unknown task '{task}'; choose classify or regress")
@@ -309,8 +321,15 @@ class TabularModel:
         raise DataError(f"the target column{self._target_named()} is not numeric; {why}")
 
     # Use ----------------------------------------------------------------------------------
+    def features_of(self, X: Any) -> np.ndarray:
+        """X's feature matrix: a DataFrame's columns named in ``feature_names``, in that
+        order (a DataError lists the columns when one is missing); an array as it is."""
+        if is_dataframe(X):
+            return feature_matrix(X, self.feature_names, np.float64)
+        return np.asarray(X, dtype=np.float64)
+
     def scale_inputs(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        X = self.features_of(X)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise DataError(
                 f"expected {len(self.feature_names)} feature columns, got data of shape {X.shape}"
@@ -323,6 +342,7 @@ class TabularModel:
         """The network's outputs (float64) for the rows of X; OutputOverflow names the
         rows for which they are NaN or inf (NumPy's overflow warnings on the way are
         left out: the error says it better)."""
+        X = self.features_of(X)
         with np.errstate(over="ignore", invalid="ignore"):
             out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
         check_finite_outputs(out, X, self.network.dtype)
@@ -361,7 +381,10 @@ class TabularModel:
     # Evaluation ---------------------------------------------------------------------------
     def evaluate(self, X: np.ndarray, y_raw: np.ndarray) -> EvaluationReport:
         """Scores against the true targets ``y_raw``: class labels (as in the training
-        data) or values.  See :mod:`chainrule.evaluation`."""
+        data) or values; for a DataFrame X, ``y_raw`` may name its target column.  See
+        :mod:`chainrule.evaluation`."""
+        if is_dataframe(X) and isinstance(y_raw, str):
+            y_raw = target_values(X, y_raw)
         if self.task == "classify":
             truth = self.class_indices(y_raw)
             probabilities = self.predict_proba(X)

@@ -56,6 +56,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "optim": (3, "optimizers and schedules over parameters (issue's layering)"),
     "io": (4, "model files, CSV, ONNX, atomic writes; reads nn (issue's layering)"),
     "holdout": (6, "the rows held out as a test set; reads training's DataError"),
+    "data": (4, "batch sources and their checks, below training; NumPy, optional pandas/dask"),
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
     "distributed": (4, "the communicator data-parallel training uses; NumPy, mpi4py when run"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),

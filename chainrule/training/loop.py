@@ -27,12 +27,16 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from math import isfinite
 from typing import Any
 
 import numpy as np
 
+from ..data.frames import frame_arrays
+from ..data.inputs import batch_source, is_batch_input, is_dataframe
+from ..data.rows import check_fraction
+from ..data.sources import BatchSource
 from ..distributed import resolve
 from ..errors import TrainingDiverged
 from ..nn import Loss, Module, get_loss, objective, value_and_grad
@@ -99,6 +103,121 @@ def _split_validation(X, y, w, fraction: float, rng: np.random.Generator):
     return X[train], y[train], w_train, (X[val], y[val])
 
 
+def _in_memory_source(
+    model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+    validation_data, validation_split,
+):  # fmt: skip
+    """Arrays in memory: checked whole (every target against the loss before training),
+    the validation rows split off at random from the seed, and the ArraySource whose
+    per-epoch permutations come from the same generator after that split."""
+    X = check_features(X).astype(dtype, copy=False)
+    y = _prepare_targets(check_targets(y, len(X)), dtype)
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if len(w) != len(X):
+            raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
+    width = _output_width(model, X)
+    _validate_against_loss(loss_fn, y, width, dtype, "y")
+    rng = as_generator(seed)
+    if validation_data is not None:
+        X_val, y_val = _validation_arrays(validation_data, dtype)
+        _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
+    elif validation_split:
+        X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
+    else:
+        X_val = y_val = None
+    if X_val is not None and X_val.shape[1] != X.shape[1]:
+        raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+    loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
+    return loader, X, X_val, y_val
+
+
+def _parallel_source(
+    communicator, model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+    validation_data, validation_split, shard,
+):  # fmt: skip
+    """This rank's arrays, checked on every rank together (one rank's bad row stops
+    them all, naming it), sharded as ``shard`` says, and the GlobalBatches that give
+    each rank its rows of every global batch, in one process's sample order."""
+    with raise_together(communicator):
+        X = check_features(X).astype(dtype, copy=False)
+        y = _prepare_targets(check_targets(y, len(X)), dtype)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if len(w) != len(X):
+                raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
+        width = _output_width(model, X)
+        _validate_against_loss(loss_fn, y, width, dtype, "y")
+        if type(loss_fn).penalty is not Loss.penalty:
+            # each rank would add the whole batch's term, scaled by its share: not the sum
+            raise ValueError(
+                f"data-parallel fit takes a loss without a penalty term; {loss_fn!r} has one"
+            )
+        if shard not in (False, True, "strided"):
+            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
+        if shard is True:
+            rows = shard_rows(len(X), communicator.rank, communicator.size)
+            X, y, w = X[rows], y[rows], None if w is None else w[rows]
+        rng = as_generator(seed)
+        X_val = y_val = None
+        if validation_data is not None:
+            X_val, y_val = _validation_arrays(validation_data, dtype)
+            _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
+            if shard is True:
+                rows = shard_rows(len(X_val), communicator.rank, communicator.size)
+                X_val, y_val = X_val[rows], y_val[rows]
+            if X_val.shape[1] != X.shape[1]:
+                raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+    # the same on every rank: the global row counts decide
+    owned, total = global_layout(len(X), communicator, bool(shard))
+    if validation_data is None and validation_split:
+        (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
+            (X, y, w), owned, total, validation_split, rng
+        )
+    loader = GlobalBatches(communicator, X, y, w, owned, total, batch_size, shuffle, rng)
+    return loader, X, X_val, y_val
+
+
+def _validation_arrays(validation_data, dtype) -> tuple[np.ndarray, np.ndarray]:
+    X_val, y_val = validation_data
+    if is_dataframe(X_val):
+        X_val, y_val, _ = frame_arrays(X_val, y_val, dtype)
+    X_val = check_features(X_val, "X_val").astype(dtype, copy=False)
+    y_val = _prepare_targets(check_targets(y_val, len(X_val), "y_val"), dtype)
+    return X_val, y_val
+
+
+def _source_and_validation(
+    model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+    validation_data, validation_split,
+) -> tuple[BatchSource, np.ndarray | None, np.ndarray | None]:  # fmt: skip
+    """A batch source (iterable of batches, block reader, Dask collection, or a source as
+    given) and the validation arrays when ``validation_data`` gives them; otherwise a
+    ``validation_split`` is the source's own, held out by the row rule of
+    ``chainrule.data.rows`` (seeded by ``seed``)."""
+    if sample_weight is not None:
+        raise DataError(
+            "sample_weight goes with arrays; with batches, give (X, y, sample_weight) tuples"
+        )
+    if validation_split:
+        check_fraction(validation_split)
+    rng = as_generator(seed)
+    X_val = y_val = None
+    if validation_data is not None:
+        X_val, y_val = _validation_arrays(validation_data, dtype)
+        width = _output_width(model, X_val)
+        _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
+        validation_split = 0.0
+    split_seed = int(seed) if isinstance(seed, (int, np.integer)) else int(rng.integers(2**62))
+    source = batch_source(
+        X, y, batch_size=batch_size, shuffle=shuffle, seed=rng, split_seed=split_seed,
+        validation_split=validation_split, dtype=dtype,
+    )  # fmt: skip
+    return source, X_val, y_val
+
+
 @contextlib.contextmanager
 def _graceful_interrupt() -> Iterator[dict[str, bool]]:
     """Ctrl-C sets a flag that the loop reads after each batch, so the model is never left
@@ -139,6 +258,27 @@ def evaluate_loss(
     return total / len(X)
 
 
+def evaluate_batches(
+    model: Module,
+    compute: Any,
+    batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    keep: list[np.ndarray] | None = None,
+    keep_targets: list[np.ndarray] | None = None,
+) -> float:
+    """The mean loss over the rows of ``batches`` (``evaluate_loss`` for a source's
+    held-out rows); ``keep_targets`` is given each batch's targets."""
+    total, rows = 0.0, 0
+    with model.inference():
+        for xb, yb in batches:
+            total += compute(xb, yb, None, keep).item() * len(xb)
+            rows += len(xb)
+            if keep_targets is not None:
+                keep_targets.append(yb)
+    if rows == 0:
+        raise DataError("the validation split holds no rows: too few rows, or a larger split")
+    return total / rows
+
+
 def fit(
     model: Module,
     loss: str | Loss | Callable[..., Any],
@@ -161,6 +301,15 @@ def fit(
     """Train ``model`` on (X, y) by mini-batch gradient descent; return the History.
 
     Args:
+        X, y: NumPy arrays; a pandas or polars DataFrame with ``y`` the target column's
+            name or the targets (the same weights as its array); a Dask array or
+            DataFrame, read one chunk or partition at a time in a shuffled order; or,
+            with ``y=None``, an iterable of ``(X, y[, sample_weight])`` batches (a
+            function returning one per epoch; a one-shot iterator serves one epoch),
+            a block reader or any ``chainrule.data.sources.BatchSource``.  See
+            ``chainrule/data/sources.py``.  Outside arrays, ``validation_split`` holds
+            out the rows whose seeded hash of their index is below it
+            (``chainrule.data.rows``), and each batch's targets are checked as it comes.
         loss: a loss name ("cross_entropy", "binary_cross_entropy", "mse", ...), a
             Loss, one of ``nn.functional``'s losses, or any function
             ``loss(prediction, target[, sample_weight]) -> scalar Tensor`` on the
@@ -206,54 +355,40 @@ def fit(
     """
     loss_fn = get_loss(loss)
     compute = objective(model, loss_fn)
-    # every target is checked below, before the first batch: not again for each batch
-    loss_and_gradients = value_and_grad(model, loss_fn, targets_checked=True)
+    dtype = _model_dtype(model)
+    if is_dataframe(X):
+        X, y, _ = frame_arrays(X, y, dtype)
+    streamed = is_batch_input(X, y)
     communicator = resolve(comm)
     parallel = communicator.size > 1
+    if parallel and streamed:
+        raise ValueError(
+            "data-parallel fit takes arrays or DataFrames (each rank its rows), not batches"
+        )
+    # in memory, every target is checked below, before the first batch: not again for
+    # each batch; a source's batches are checked by the loss as they come
+    loss_and_gradients = value_and_grad(model, loss_fn, targets_checked=not streamed)
     if parallel and seed is None:  # every rank must draw the same batches
         seed = communicator.broadcast_object(int(np.random.SeedSequence().entropy % 2**63))
-    owned = total = None
-    with raise_together(communicator) if parallel else contextlib.nullcontext():
-        dtype = _model_dtype(model)
-        X = check_features(X).astype(dtype, copy=False)
-        y = _prepare_targets(check_targets(y, len(X)), dtype)
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if len(w) != len(X):
-                raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
-        width = _output_width(model, X)
-        _validate_against_loss(loss_fn, y, width, dtype, "y")
-        if parallel and type(loss_fn).penalty is not Loss.penalty:
-            # each rank would add the whole batch's term, scaled by its share: not the sum
-            raise ValueError(
-                f"data-parallel fit takes a loss without a penalty term; {loss_fn!r} has one"
-            )
-        if shard not in (False, True, "strided"):
-            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
-        if parallel and shard is True:
-            rows = shard_rows(len(X), communicator.rank, communicator.size)
-            X, y, w = X[rows], y[rows], None if w is None else w[rows]
-        rng = as_generator(seed)
-        if validation_data is not None:
-            X_val = check_features(validation_data[0], "X_val").astype(dtype, copy=False)
-            y_val = _prepare_targets(check_targets(validation_data[1], len(X_val), "y_val"), dtype)
-            _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
-            if parallel and shard is True:
-                rows = shard_rows(len(X_val), communicator.rank, communicator.size)
-                X_val, y_val = X_val[rows], y_val[rows]
-        elif validation_split and not parallel:
-            X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
-        else:
-            X_val = y_val = None
-        if X_val is not None and X_val.shape[1] != X.shape[1]:
-            raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
-    if parallel:  # the same on every rank: the global row counts decide
-        owned, total = global_layout(len(X), communicator, bool(shard))
-        if validation_data is None and validation_split:
-            (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
-                (X, y, w), owned, total, validation_split, rng
-            )
+    reduction = None
+    if streamed:
+        loader, X_val, y_val = _source_and_validation(
+            model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+            validation_data, validation_split,
+        )  # fmt: skip
+        X = None
+    elif not parallel:
+        loader, X, X_val, y_val = _in_memory_source(
+            model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+            validation_data, validation_split,
+        )  # fmt: skip
+    else:
+        loader, X, X_val, y_val = _parallel_source(
+            communicator, model, loss_fn, X, y, dtype, batch_size, shuffle, seed,
+            sample_weight, validation_data, validation_split, shard,
+        )  # fmt: skip
+        broadcast_start(communicator, model, optimizer)
+        reduction = GradientSum(communicator, optimizer)
     named_metrics = [get_metric(m) for m in metrics]
     # each batch's prediction as the loss took it, and its targets (for the metrics)
     kept: list[np.ndarray] | None = [] if named_metrics else None
@@ -261,17 +396,15 @@ def fit(
     to_outputs = outputs_of_predictions(model, loss_fn) if named_metrics else None
     stops_on_divergence = any(getattr(c, "stops_on_divergence", False) for c in callbacks)
 
-    reduction = None
-    if parallel:
-        loader: Any = GlobalBatches(communicator, X, y, w, owned, total, batch_size, shuffle, rng)
-        broadcast_start(communicator, model, optimizer)
-        reduction = GradientSum(communicator, optimizer)
-    else:
-        loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
     history = History()
-    state = TrainingState(model, optimizer, history, has_validation=X_val is not None)
+    has_validation = X_val is not None or (streamed and loader.has_validation)
+    state = TrainingState(model, optimizer, history, has_validation=has_validation)
     state.writes_files = communicator.rank == 0
-    display = ProgressDisplay(verbose if communicator.rank == 0 else 0, epochs, len(loader))
+    display = ProgressDisplay(
+        verbose if communicator.rank == 0 else 0,
+        epochs,
+        len(loader) if X is not None else loader.expected_batches,
+    )
     for callback in callbacks:
         callback.on_train_begin(state)
     was_training = model.training
@@ -309,7 +442,10 @@ def fit(
                     if not finite:  # its gradients are not applied
                         optimizer.zero_grad()
                         if not stops_on_divergence:
-                            raise _diverged(epoch, batch_index, value, optimizer, history, X)
+                            raise _diverged(
+                                epoch, batch_index, value, optimizer, history,
+                                batch[0] if X is None else X,
+                            )  # fmt: skip
                         state.stop_training = history.terminated_on_nan = True
                     elif step_size is not None:
                         optimizer.step(release_grads=True, prescaled=True)
@@ -333,6 +469,7 @@ def fit(
                     _check_parameters(model, epoch, optimizer, history, stops_on_divergence)
                 logs = {"loss": display.loss_sum / max(display.samples, 1)}
                 kept_val: list[np.ndarray] | None = [] if named_metrics else None
+                val_targets = [y_val]
                 if X_val is not None and not parallel:
                     logs["val_loss"] = evaluate_loss(
                         model, compute, X_val, y_val, max(batch_size, 256), kept_val
@@ -345,8 +482,14 @@ def fit(
                         )
                     loss_sum, count = global_sum(communicator, local * len(X_val), len(X_val))
                     logs["val_loss"] = loss_sum / count
+                elif has_validation:
+                    val_targets = []
+                    logs["val_loss"] = evaluate_batches(
+                        model, compute, loader.validation_batches(max(batch_size, 256)),
+                        kept_val, val_targets,
+                    )  # fmt: skip
                 if kept is not None:
-                    targets, val_kept, val_targets = kept_targets, kept_val, [y_val]
+                    targets, val_kept = kept_targets, kept_val
                     if parallel:  # the metrics over every rank's outputs
                         kept[:] = gather_rows(communicator, kept)
                         targets = gather_rows(communicator, kept_targets)
@@ -354,7 +497,7 @@ def fit(
                             val_kept = gather_rows(communicator, kept_val)
                             val_targets = gather_rows(communicator, [y_val])
                     logs.update(_metric_logs(named_metrics, to_outputs, kept, targets))
-                    if X_val is not None:
+                    if has_validation:
                         val_logs = _metric_logs(named_metrics, to_outputs, val_kept, val_targets)
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     kept.clear()

@@ -6,6 +6,7 @@ verbose=1 writes the epoch lines alone, plain text without control codes."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -16,8 +17,16 @@ def format_logs(logs: dict[str, float]) -> str:
 
 
 class ProgressDisplay:
-    def __init__(self, verbose: int, epochs: int, batches: int) -> None:
-        self.verbose, self.epochs, self.batches = verbose, epochs, batches
+    """``batches`` is the number of batches per epoch, or a function giving the current
+    estimate (a streamed source knows it only as it reads): the bar then asks it as it
+    draws, so the time remaining follows the rows per second actually reached."""
+
+    def __init__(
+        self, verbose: int, epochs: int, batches: int | Callable[[], int | None] | None
+    ) -> None:
+        self.verbose, self.epochs = verbose, epochs
+        self.estimate = batches if callable(batches) else None
+        self.batches = None if callable(batches) else batches
         self.console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
         self.progress: Progress | None = None
         self.task = None
@@ -35,7 +44,7 @@ class ProgressDisplay:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[rate]} samples/s"),
+            TextColumn("{task.fields[rate]} rows/s"),
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
@@ -48,6 +57,8 @@ class ProgressDisplay:
         self.loss_sum += loss * batch_size
         if self.progress is not None:
             elapsed = max(time.perf_counter() - self.epoch_start, 1e-9)
+            if self.estimate is not None:
+                self.progress.update(self.task, total=self.estimate())
             self.progress.update(
                 self.task,
                 advance=1,
