@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._version import __version__
-from .errors import MissingExtraError
+from .errors import MissingExtraError, ModelFileError
 from .evaluation import EvaluationReport, RegressionReport
 from .nn import StateDictError
 
@@ -302,7 +302,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _load_model(path: str):
     from .tabular import TabularModel
 
-    return TabularModel.load(path)
+    try:
+        return TabularModel.load(path)
+    except ModelFileError as error:
+        if not error.text:
+            raise
+        raise ModelFileError(
+            f"{error}; the first argument is the model file (what chainrule train writes)"
+        ) from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
