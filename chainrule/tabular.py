@@ -24,6 +24,7 @@ from .io import ExportSpec, ModelFileError, open_atomic
 from .io import load as load_network
 from .io import save as save_network
 from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.safetensors_reader import short
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -384,7 +385,7 @@ class TabularModel:
         task = info.get("task")
         names = info.get("feature_names")
         if task not in TASKS:
-            raise ModelFileError(f"{path}: not a table model (task {task!r})")
+            raise ModelFileError(f"{path}: not a table model (task {short(task)})")
         if not (
             isinstance(names, list)
             and len(names) == network.sizes[0]

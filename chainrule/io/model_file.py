@@ -114,7 +114,9 @@ def _read(
 def _document(metadata: dict[str, str], path: Path) -> dict[str, Any]:
     if METADATA_KEY not in metadata:
         raise ModelFileError(f"{path}: no chainrule metadata; not a chainrule model file")
-    document = parse_json(metadata[METADATA_KEY], "chainrule metadata", path, constants=True)
+    document = parse_json(
+        metadata[METADATA_KEY], "chainrule metadata", path, constants=True, strings=True
+    )
     version = document.get("format_version") if isinstance(document, dict) else None
     if not isinstance(document, dict) or type(version) is not int or version != FORMAT_VERSION:
         raise ModelFileError(
@@ -172,7 +174,7 @@ def _check_layout(layout: Layout, arch: dict[str, Any], path: Path) -> None:
     unexpected = sorted(declared - set(expected))
     if missing or unexpected:
         raise ModelFileError(
-            f"{path}: tensors do not match the architecture "
+            f"{path}: tensors do not match the architecture {short(arch['sizes'])} "
             f"(missing {short(missing)}, unexpected {short(unexpected)})"
         )
     for name, spec in layout.items():
