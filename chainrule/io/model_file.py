@@ -14,6 +14,7 @@ Header metadata key ``chainrule`` holds::
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -201,11 +202,17 @@ def load(path: str | os.PathLike) -> MLP:
     preprocessing = _preprocessing(tensors, path)
     _check_finite(tensors, path)
     _check_magnitudes(tensors, arch, path)
-    model = MLP(
-        arch["sizes"], arch["activation"], arch["output"], arch.get("dropout", 0.0),
-        dtype=arch["dtype"],
-    )  # fmt: skip
-    load_weights_into(model, tensors, path)
+    try:
+        model = MLP(
+            arch["sizes"], arch["activation"], arch["output"], arch.get("dropout", 0.0),
+            dtype=arch["dtype"],
+        )  # fmt: skip
+        load_weights_into(model, tensors, path)
+    except MemoryError:
+        count = sum(math.prod(shape) for shape in parameter_shapes(arch["sizes"]).values())
+        raise ModelFileError(
+            f"{path}: its network of {count} parameters does not fit in memory"
+        ) from None
     model.info = info
     model.preprocessing = preprocessing
     return model
@@ -246,9 +253,12 @@ def _check_magnitudes(tensors: dict[str, np.ndarray], arch: dict[str, Any], path
     for name, shape in parameter_shapes(arch["sizes"], arch.get("dropout", 0.0)).items():
         if len(shape) != 2:
             continue
-        bias = tensors[name[: -len("U")] + "b"].astype(np.float64)
+        reach = np.abs(tensors[name[: -len("U")] + "b"].astype(np.float64))
+        weights = tensors[name]
+        rows = max(1, 2**22 // max(1, shape[1]))  # a few MB at a time, not a copy of U
         with np.errstate(over="ignore"):
-            reach = np.abs(tensors[name].astype(np.float64)).sum(axis=0) + np.abs(bias)
+            for start in range(0, shape[0], rows):
+                reach += np.abs(weights[start : start + rows]).sum(axis=0, dtype=np.float64)
         if np.any(reach > largest):
             unit = int(np.argmax(reach))
             raise ModelFileError(

@@ -168,3 +168,19 @@ def test_load_weights_checks_the_tensors_before_reading_them(tmp_path, model):
     np.testing.assert_array_equal(other.layers[0].U.data, model.layers[0].U.data)
     with pytest.raises(ModelFileError, match=r"'layers.0.U' is float32\[3, 5\], the module needs"):
         cr.io.load_weights(nn.MLP([4, 5, 4, 2], seed=0), tmp_path / "w.safetensors")
+
+
+def test_a_network_that_does_not_fit_in_memory_is_a_model_file_error(tmp_path, model, monkeypatch):
+    """A file can be as large as it declares and still not fit (its data read, then the network
+    built from it): the MemoryError becomes one line naming the file."""
+    import chainrule.io.model_file as model_file
+
+    cr.save(model, tmp_path / "model.safetensors")
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(model_file, "MLP", out_of_memory)
+    count = model.num_parameters()
+    with pytest.raises(ModelFileError, match=f"model.safetensors: its network of {count} param"):
+        cr.load(tmp_path / "model.safetensors")
