@@ -3,12 +3,13 @@
 A safetensors file is an 8-byte little-endian header length N, N bytes of JSON (each
 tensor's ``dtype``, ``shape`` and ``data_offsets``; optional ``__metadata__``, a map of
 strings) and the tensors' bytes.  Nothing here trusts the file: it must be a regular file
-(a FIFO would hang, a device never end), the header is read only up to a bound and parsed
-with bounded nesting, bounded number literals and no duplicate keys, and the declared
-tensors must tile the data section exactly (no gap, no overlap, nothing past the end), so
-what the header declares is paid for by bytes that exist.  The caller checks the layout
-against what it expects *before* the data is read; only then are the bytes read, each
-tensor a view of them.  Every refusal is a :class:`ModelFileError` naming the file.
+(a FIFO would hang, a device never end); the header is read only up to a bound and parsed
+with bounded nesting (measured before Python's recursive parser runs), bounded number
+literals and strings, and no duplicate keys; the declared tensors must tile the data
+section exactly (no gap, no overlap, nothing past the end), so what the header declares is
+paid for by bytes that exist.  The caller checks the layout against what it expects
+*before* the data is read; only then are the bytes read, each tensor a view of them.
+Every refusal is a :class:`ModelFileError` naming the file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 import struct
 from collections.abc import Callable, Iterator
@@ -32,7 +32,7 @@ from ..errors import ModelFileError
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # chainrule writes 4 levels; a user's info may nest, not without end
 MAX_NUMBER_CHARS = 40  # int64 has 19 digits, a float's repr at most 24 characters
-MAX_STRING_CHARS = 65536  # a feature name, a label, a line of notes in the info
+MAX_STRING_BYTES = 65536  # a feature name, a label, a line of notes in the info
 MAX_TENSORS = 4096
 MAX_DIMENSIONS = 8
 DTYPES = {
@@ -56,7 +56,7 @@ _FILE_KINDS = (
     (stat.S_ISBLK, "is a block device, not a model file"),
     (stat.S_ISSOCK, "is a socket, not a model file"),
 )
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_TOO_DEEP = f"nests more than {MAX_JSON_DEPTH} levels of arrays and objects"
 
 
 @dataclass(frozen=True)
@@ -218,10 +218,13 @@ def parse_json(
         except UnicodeDecodeError as error:
             raise ModelFileError(f"{path}: the {what} is not UTF-8 text ({error.reason} "
                                  f"at byte {error.start})") from None  # fmt: skip
-    depth = json_depth(text)
+    depth, longest = json_extent(text)
     if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{path}: the {what} {_TOO_DEEP} ({depth})")
+    if strings and longest > MAX_STRING_BYTES:
         raise ModelFileError(
-            f"{path}: the {what} nests {depth} levels deep (at most {MAX_JSON_DEPTH} allowed)"
+            f"{path}: the {what} holds a string of {longest} bytes as written "
+            f"(at most {MAX_STRING_BYTES} allowed)"
         )
     try:
         value = json.loads(
@@ -233,24 +236,35 @@ def parse_json(
         )
     except _Refused as error:
         raise ModelFileError(f"{path}: the {what} {error}") from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:  # deeper than Python's stack allows: far deeper than the bound
+        raise ModelFileError(f"{path}: the {what} {_TOO_DEEP}") from None
+    except ValueError as error:
         kind = "not a valid safetensors file: the header" if what == "header" else f"the {what}"
         raise ModelFileError(f"{path}: {kind} is not valid JSON ({error})") from None
-    if strings:
-        _check_strings(value, what, path)
     return value
 
 
-def json_depth(text: str) -> int:
-    """How deep the brackets of JSON ``text`` nest, strings left out; computed without
-    parsing, so a million ``[`` cost a scan rather than a recursion."""
-    bare = _JSON_STRING.sub("", text).encode("utf-8", "replace")
-    codes = np.frombuffer(bare, np.uint8)
-    brackets = codes[(codes == 0x5B) | (codes == 0x5D) | (codes == 0x7B) | (codes == 0x7D)]
+def json_extent(text: str) -> tuple[int, int]:
+    """How deep the arrays and objects of JSON ``text`` nest, and the length of its longest
+    string as written (escapes count as written), found without parsing and without Python
+    loops: a quote is a string's edge unless an odd run of backslashes precedes it; a bracket
+    counts when an even number of edges precedes it."""
+    codes = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+    quotes = np.flatnonzero(codes == 0x22)
+    if len(quotes):
+        backslash = codes == 0x5C
+        position = np.arange(len(codes), dtype=np.int64)
+        last_other = np.maximum.accumulate(np.where(backslash, -1, position))
+        before = np.maximum(quotes - 1, 0)
+        run = np.where(quotes > 0, before - last_other[before], 0)
+        quotes = quotes[run % 2 == 0]
+    longest = int((quotes[1::2] - quotes[: len(quotes) // 2 * 2 : 2] - 1).max(initial=0))
+    brackets = np.flatnonzero((codes == 0x5B) | (codes == 0x5D) | (codes == 0x7B) | (codes == 0x7D))
+    brackets = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
     if not len(brackets):
-        return 0
-    steps = np.where((brackets == 0x5B) | (brackets == 0x7B), 1, -1).astype(np.int64)
-    return int(steps.cumsum().max())
+        return 0, longest
+    opens = (codes[brackets] == 0x5B) | (codes[brackets] == 0x7B)
+    return int(np.where(opens, 1, -1).cumsum().max()), longest
 
 
 class _Refused(Exception):
@@ -284,23 +298,6 @@ def _constant(name: str) -> float:
 
 def _no_constant(name: str) -> float:
     raise _Refused(f"holds {name}, which it never may")
-
-
-def _check_strings(value: Any, what: str, path: Path) -> None:
-    """No string (key or value) longer than MAX_STRING_CHARS; walked without recursion."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and len(item) > MAX_STRING_CHARS:
-            raise ModelFileError(
-                f"{path}: the {what} holds a string of {len(item)} characters "
-                f"(at most {MAX_STRING_CHARS} allowed): {short(item, 30)}"
-            )
 
 
 def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
