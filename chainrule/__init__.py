@@ -54,3 +54,13 @@ def save(model: Any, path: str | os.PathLike, info: dict[str, Any] | None = None
 
 
 __all__ = [*_engine_all, "__version__", "fit", "io", "load", "nn", "optim", "save", "training"]
+
+
+def __getattr__(name: str):
+    """``chainrule.explain`` on first use (``cr.explain.draw(loss, "net.svg")`` after a
+    plain ``import chainrule``), so that importing chainrule stays light."""
+    if name == "explain":  # (``from . import explain`` would come back here: it asks first)
+        import importlib
+
+        return importlib.import_module(f"{__name__}.explain")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,31 +1,40 @@
 """The ``chainrule`` command line: train, evaluate, predict, inspect, export, examples.
 
 Thin by design: it parses, calls the library, prints.  Exit codes: 0 success, 1 a user
-error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C.
+error (one line naming the problem, no traceback), 2 a usage error (argparse), 130 Ctrl-C
+(``train`` then writes neither model nor plot), 143 SIGTERM, 141 when the reader of the
+output went away (``chainrule ... | head``: quietly, the status a shell shows for a tool
+that SIGPIPE ended).  An interrupted or terminated command leaves no temporary file.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import errno
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ._version import __version__
 from .errors import MissingExtraError, ModelFileError
 from .evaluation import EvaluationReport, RegressionReport
+from .io.interrupts import Terminated, sigterm_raises
 from .nn import StateDictError
 
 EXAMPLES = {
     "train": """examples:
   chainrule train --dataset digits
   chainrule train data.csv --target species --hidden 64,32 --epochs 100 \\
-      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png""",
+      --validation-split 0.2 --early-stopping -o model.safetensors --plot curves.png
+
+Ctrl-C stops training after the current batch and exits with status 130, writing neither
+the model nor the plot (a partial model is not the one asked for).""",
     "evaluate": """example:
   chainrule evaluate model.safetensors test.csv --target species --json""",
     "predict": """example:
@@ -34,8 +43,9 @@ EXAMPLES = {
   chainrule inspect model.safetensors""",
     "export": """example:
   chainrule export model.safetensors model.onnx""",
-    "examples": """example:
-  chainrule examples""",
+    "examples": """examples:
+  chainrule examples
+  chainrule examples copy""",
     "explain": """examples:
   chainrule explain "(x + y) * z" --at x=-2,y=5,z=-4
   chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" \\
@@ -53,8 +63,19 @@ class UserError(Exception):
     """An error the user can fix; printed as one line."""
 
 
+class _OutputConsole(Console):
+    """rich's Console, except that when the reader of standard output goes away it raises
+    BrokenPipeError (main() then exits quietly with 141) instead of SystemExit(1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Where the commands print.  Markup is off: labels, column names and file names are
+    the user's data and are printed as they are (``[low]`` is a label, not a style)."""
+    return _OutputConsole(markup=False, highlight=False, soft_wrap=True)
 
 
 def _int_list(text: str) -> list[int]:
@@ -83,18 +104,57 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _column_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got {text!r}")
+    return names
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The examples as written, and every option's default after its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, argparse.SUPPRESS) and action.nargs != 0
+        if shown and action.option_strings and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .datasets import NAMES
     from .explain.drawing import FORMATS
     from .explain.expressions import GATE_MODES
-    from .explain.figures import FIGURES, TOY_DATASETS
+    from .explain.figures import BOUNDARY_DEFAULTS, FIGURES, TOY_DATASETS
+    from .lecture import EXAMPLE_NAMES
     from .nn.mlp import OUTPUTS
     from .tabular import OPTIMIZERS, TASKS
 
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="Feedforward neural networks trained by backpropagation.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
         epilog=EXAMPLES["train"],
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -106,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=EXAMPLES[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
 
     train = command("train", "Train a network on a CSV file or a built-in data set.")
@@ -115,27 +175,65 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the column to predict (CSV input)")
     train.add_argument("--task", choices=TASKS, help="default: guessed from the target")
     train.add_argument(
-        "--hidden", type=_int_list, default=[64], help="hidden layer sizes, e.g. 64,32"
+        "--hidden", type=_int_list, default="64", help="hidden layer sizes, e.g. 64,32"
     )
     train.add_argument(
         "--activation", default="relu", help="hidden activation, or one per layer: relu,tanh"
     )
-    train.add_argument("--output", choices=OUTPUTS, help="final layer")
-    train.add_argument("--loss", help="cross_entropy, binary_cross_entropy, mse, half_mse")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    train.add_argument("--lr", type=float, help="learning rate (default 1e-3 adam, 1e-2 sgd)")
-    train.add_argument("--epochs", type=_positive_int, default=50)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--validation-split", type=_fraction, default=0.2)
+    train.add_argument(
+        "--output", choices=OUTPUTS, help="final layer (default: softmax, identity to regress)"
+    )
+    train.add_argument(
+        "--loss",
+        help="cross_entropy, binary_cross_entropy, mse, half_mse (default: cross_entropy, "
+        "binary_cross_entropy for a sigmoid output, mse to regress)",
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adam",
+        help="adam, or sgd with Nesterov momentum 0.9",
+    )
+    train.add_argument(
+        "--lr", type=_positive_float, help="learning rate (default: 1e-3 adam, 1e-2 sgd)"
+    )
+    train.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=32, help="samples per gradient step"
+    )
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.2,
+        help="fraction held out to report validation figures; 0 for none",
+    )
+    train.add_argument(
+        "--test-split",
+        type=_fraction,
+        default=0.0,
+        help="fraction held out before training and scored after it, as evaluate scores; "
+        "stratified by class; 0 for none",
+    )
     train.add_argument(
         "--early-stopping", action="store_true", help="stop when validation loss stalls"
     )
-    train.add_argument("--patience", type=_positive_int, default=10)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="epochs without a better validation loss before early stopping",
+    )
+    train.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seeds the weights, the splits and the batch order",
+    )
     scaling = train.add_mutually_exclusive_group()
     scaling.add_argument("--standardize", dest="standardize", action="store_true", default=True,
                          help="standardise features (the default)")  # fmt: skip
-    scaling.add_argument("--no-standardize", dest="standardize", action="store_false")
+    scaling.add_argument("--no-standardize", dest="standardize", action="store_false",
+                         help="train on the features as they are")  # fmt: skip
     train.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
     train.add_argument("-o", "--out", help="where to write the model (.safetensors)")
     train.add_argument("--plot", help="write the loss and metric curves to this PNG")
@@ -146,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data")
     evaluate.add_argument("--target", help="default: the column the model was trained on")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
-    evaluate.add_argument("--drop-missing", action="store_true")
+    evaluate.add_argument(
+        "--drop-missing", action="store_true", help="skip rows with missing values"
+    )
 
     predict = command("predict", "Write predictions for every row of a CSV file.")
     predict.add_argument("model")
@@ -158,17 +258,48 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--drop-missing", action="store_true", help="leave rows with missing values empty"
     )
+    predict.add_argument(
+        "--keep",
+        action="append",
+        type=_column_names,
+        default=[],
+        metavar="COL",
+        help="copy this column (e.g. an id) into the output before the prediction; "
+        "repeat it or give a comma list",
+    )
+    predict.add_argument(
+        "--ignore",
+        action="append",
+        type=_column_names,
+        default=[],
+        metavar="COL",
+        help="a column the model does not use that the file may hold; "
+        "repeat it or give a comma list",
+    )
 
     inspect = command("inspect", "Show a model's architecture and training summary.")
     inspect.add_argument("model")
-    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
 
     export = command("export", "Export a model to ONNX.")
     export.add_argument("model")
     export.add_argument("destination", help="the .onnx file to write")
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument(
+        "--opset",
+        type=int,
+        default=17,
+        help="ONNX opset, 7 or later (default: %(default)s)",
+    )
 
-    command("examples", "Print the notes' worked examples with their values and gradients.")
+    examples = command(
+        "examples", "Print the notes' worked examples with their values and gradients."
+    )
+    examples.add_argument(
+        "which",
+        nargs="?",
+        choices=EXAMPLE_NAMES,
+        help="one example (default: all, in the notes' order)",
+    )
 
     explain = command("explain", "Trace backpropagation through an expression, node by node.")
     explain.add_argument("expression", help='e.g. "(x + y) * z"')
@@ -184,18 +315,50 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--compare", action="store_true", help="numerical and symbolic gradients beside"
     )
+    explain.add_argument(
+        "--numerical",
+        choices=("forward", "central"),
+        default="central",
+        help="--compare's differences: forward (f(x+h) - f(x))/h as in the notes, or central",
+    )
+    explain.add_argument(
+        "--dpi",
+        type=_positive_int,
+        default=180,
+        help="resolution of a drawing written as PNG, in dots per inch",
+    )
     explain.add_argument("--json", action="store_true", help="the trace as data")
 
     plot = command("plot", "Draw the notes' plots: activations, losses, decision boundaries.")
     plot.add_argument("what", choices=FIGURES)
     plot.add_argument("-o", "--out", help="the .png or .svg to write (default: WHAT.png)")
-    plot.add_argument("--dataset", choices=TOY_DATASETS, default="moons")
-    plot.add_argument("--hidden", type=_int_list, default=[8, 8])
-    plot.add_argument("--activation", default="tanh")
-    plot.add_argument("--epochs", type=_positive_int, default=300)
-    plot.add_argument("--lr", type=float, default=0.01)
-    plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--gif", action="store_true", help="animate the boundary over training")
+    plot.add_argument(
+        "--dataset", choices=TOY_DATASETS, default="moons", help="boundary: the toy data set"
+    )
+    defaults = "; ".join(f"{name}: {d}" for name, d in BOUNDARY_DEFAULTS.items())
+    plot.add_argument(
+        "--hidden",
+        type=_int_list,
+        help=f"boundary: hidden layer sizes; unset, each data set has its own network ({defaults})",
+    )
+    plot.add_argument("--activation", help="boundary: hidden activation (default: as above)")
+    plot.add_argument(
+        "--epochs", type=_positive_int, help="boundary: passes over the data (default: as above)"
+    )
+    plot.add_argument(
+        "--lr", type=_positive_float, help="boundary: Adam's step size (default: as above)"
+    )
+    plot.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="boundary: the data, the test split, the weights",
+    )
+    plot.add_argument(
+        "--gif",
+        action="store_true",
+        help="animate the boundary from the untrained network (epoch 0) on; -o must be a .gif",
+    )
     return parser
 
 
@@ -225,15 +388,17 @@ def _assignments(text: str) -> dict[str, float]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .datasets import load as load_dataset
-    from .io import check_writable
+    from .io import check_not_an_input, check_writable
     from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
+    from .training.data import DataError
 
     console = _console()
     if (args.data is None) == (args.dataset is None):
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
     for destination in (args.out, args.plot):
         if destination:
+            check_not_an_input(destination, [args.data])
             check_writable(destination)
     if args.dataset:
         data = load_dataset(args.dataset)
@@ -257,8 +422,20 @@ def cmd_train(args: argparse.Namespace) -> None:
             args.task,
         )
         source = args.data
+        if task == "regress":
+            y = table.numeric_target(source, "--task regress needs a numeric target")
         if table.dropped_lines:
             console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
+    if args.test_split:
+        from .holdout import held_out_rows
+        from .tabular import guess_task
+
+        classify = (task or guess_task(y)) == "classify"
+        try:
+            train_rows, test_rows = held_out_rows(y, args.test_split, args.seed, classify)
+        except DataError as error:
+            raise UserError(f"{source}: {error}") from None
+        (X, X_test), (y, y_test) = (X[train_rows], X[test_rows]), (y[train_rows], y[test_rows])
     activation = args.activation.split(",") if "," in args.activation else args.activation
     options = TrainOptions(
         hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
@@ -268,7 +445,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         verbose=0 if args.quiet else 1,
     )  # fmt: skip
     console.print(f"training on {source}: {X.shape[0]} samples, {X.shape[1]} features")
-    model, history = TabularModel.train(X, y, names, target, task, options)
+    try:
+        model, history = TabularModel.train(X, y, names, target, task, options)
+    except DataError as error:
+        raise UserError(f"{source}: {error}") from None
+    if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
+        unwritten = "; nothing written" if args.out or args.plot else ""
+        raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
     model.summary["source"] = source
     net = model.network
     console.print(
@@ -279,24 +462,50 @@ def cmd_train(args: argparse.Namespace) -> None:
     final = model.summary["final"]
     shown = {k: v for k, v in final.items() if k != "lr"}
     table = Table(
-        title=f"after {len(history.epochs)} epochs"
-        + (" (stopped early)" if history.stopped_early else "")
+        title=_training_title(history),
+        caption="train: running mean over the epoch's batches; validation: after the epoch",
     )
     table.add_column("figure")
     table.add_column("train", justify="right")
     table.add_column("validation", justify="right")
     for key in [k for k in shown if not k.startswith("val_")]:
         val = shown.get(f"val_{key}")
-        table.add_row(key, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
+        label = FIGURE_LABELS.get((model.task, key), key)
+        table.add_row(label, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
     console.print(table)
+    if args.test_split:
+        report = model.evaluate(X_test, y_test)
+        model.summary["test_split"] = args.test_split
+        model.summary["test"] = report.to_dict()
+        console.print(f"test set: {len(X_test)} samples held out before training")
+        _print_evaluation(report)
     if args.out:
         model.save(args.out)
         console.print(f"model written to {args.out}")
+    else:
+        console.print("the model was not saved: add -o model.safetensors to keep it")
     if args.plot:
         from .plots import plot_history
 
         plot_history(history, args.plot, title=f"chainrule on {source}")
         console.print(f"curves written to {args.plot}")
+
+
+def _training_title(history) -> str:
+    """ "after 72 epochs (stopped early; weights of epoch 62 restored)": how training
+    ended and which epoch's weights (and figures) the model holds."""
+    notes = ["stopped early"] if history.stopped_early else []
+    restored = history.restored_epoch
+    if restored is not None and restored != history.epochs[-1]:
+        notes.append(f"weights of epoch {restored} restored")
+    return f"after {len(history.epochs)} epochs" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+# a regression trains on (y - mean) / scale: its loss is in those units, rmse in y's
+FIGURE_LABELS = {
+    ("regress", "loss"): "loss (standardised target)",
+    ("regress", "rmse"): "rmse (target's units)",
+}
 
 
 def _load_model(path: str):
@@ -327,14 +536,27 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def _print_evaluation(report: EvaluationReport) -> None:
     console = _console()
     if isinstance(report, RegressionReport):
-        table = Table(title=f"regression on {report.samples} samples")
+        table = Table(title=f"regression on {report.samples} samples (in the target's units)")
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for name, value in (("MSE", report.mse), ("MAE", report.mae), ("R^2", report.r2)):
+        for name, value in (
+            ("MSE", report.mse),
+            ("RMSE", report.rmse),
+            ("MAE", report.mae),
+            ("R^2", report.r2),
+        ):
             table.add_row(name, f"{value:.6g}")
         console.print(table)
         return
     console.print(f"accuracy {report.accuracy:.4f} on {report.samples} samples")
+    if report.log_loss is not None:
+        auc = (
+            f"{report.roc_auc:.4f}"
+            if report.roc_auc is not None
+            else f"n/a ({report.roc_auc_undefined})"
+        )
+        kind = "" if len(report.classes) == 2 else ", one-vs-rest macro"
+        console.print(f"log-loss {report.log_loss:.4f}  ROC-AUC{kind} {auc}")
     classes = [str(c) for c in report.classes]
     matrix = Table(title="confusion matrix (rows: true class, columns: predicted)")
     matrix.add_column("")
@@ -344,25 +566,47 @@ def _print_evaluation(report: EvaluationReport) -> None:
         matrix.add_row(c, *[str(v) for v in row])
     console.print(matrix)
     per_class = Table(title="per class")
-    for column in ("class", "precision", "recall", "support"):
+    for column in ("class", "precision", "recall", "F1", "support"):
         per_class.add_column(column, justify="right" if column != "class" else "left")
     for c, scores in report.per_class.items():
         per_class.add_row(
-            str(c), f"{scores.precision:.4f}", f"{scores.recall:.4f}", str(scores.support)
+            str(c),
+            f"{scores.precision:.4f}",
+            f"{scores.recall:.4f}",
+            f"{scores.f1:.4f}",
+            str(scores.support),
+        )
+    per_class.add_section()
+    for name, average in report.averages.items():
+        per_class.add_row(
+            f"{name} average",
+            f"{average.precision:.4f}",
+            f"{average.recall:.4f}",
+            f"{average.f1:.4f}",
+            str(report.samples),
+            style="italic",
         )
     console.print(per_class)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .io import check_not_an_input
+
+    if args.out:
+        check_not_an_input(args.out, [args.data, args.model])
     model = _load_model(args.model)
     if args.proba and model.task != "classify":
         raise UserError("--proba needs a classification model")
     proba, skip_missing = args.proba, args.drop_missing
+    columns = {
+        name: [c for names in getattr(args, name) for c in names] for name in ("keep", "ignore")
+    }
     if args.out:
-        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing)
+        model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing, **columns)
     else:
-        with contextlib.suppress(BrokenPipeError):
-            model.write_predictions(args.data, sys.stdout, proba=proba, skip_missing=skip_missing)
+        model.write_predictions(
+            args.data, sys.stdout, proba=proba, skip_missing=skip_missing, **columns
+        )
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
@@ -387,7 +631,9 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         return
     console = _console()
     console.print(
-        f"[bold]{args.model}[/bold]: {model.task} network {'-'.join(map(str, net.sizes))}"
+        Text.assemble(
+            (str(args.model), "bold"), f": {model.task} network {'-'.join(map(str, net.sizes))}"
+        )
     )
     table = Table(title="layers")
     for column in ("layer", "shape", "parameters"):
@@ -412,17 +658,22 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .io import export_onnx
+    from .io import check_not_an_input, export_onnx
+    from .io.onnx_export import OpsetError
 
+    check_not_an_input(args.destination, [args.model])
     model = _load_model(args.model)
-    export_onnx(model, args.destination, opset=args.opset)
+    try:
+        export_onnx(model, args.destination, opset=args.opset)
+    except OpsetError as error:
+        raise UserError(f"--{error}") from None  # "--opset N cannot express ..."
     _console().print(f"ONNX model written to {args.destination} (opset {args.opset})")
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
     from .lecture import print_examples
 
-    print_examples()
+    print_examples(args.which, _console())
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -432,7 +683,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     expression = parse(args.expression)
     result = trace(expression, args.at, args.gates)
-    comparison = compare(expression, args.at, args.gates) if args.compare else None
+    comparison = compare(expression, args.at, args.gates, args.numerical) if args.compare else None
     if args.json:
         document = result.to_dict()
         if comparison is not None:
@@ -444,7 +695,8 @@ def cmd_explain(args: argparse.Namespace) -> None:
         if comparison is not None:
             print_comparison(comparison, console)
     if args.draw:
-        render(trace_graph_source(result), args.draw)  # without dot: GraphvizMissing, exit 1
+        # without dot: GraphvizMissing, exit 1
+        render(trace_graph_source(result), args.draw, dpi=args.dpi)
         print(f"graph drawn to {args.draw}", file=sys.stderr)
 
 
@@ -453,22 +705,29 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
     suffix = ".gif" if args.gif else ".png"
     out = args.out or f"{args.what}{suffix}"
+    if args.gif and args.what != "boundary":
+        raise UserError("--gif animates the boundary only: chainrule plot boundary --gif")
     if args.what == "activations":
         figures.plot_activations(out)
     elif args.what == "losses":
         figures.plot_losses(out)
     else:
-        result = figures.plot_boundary(
-            out,
-            args.dataset,
-            tuple(args.hidden),
-            args.activation,
-            args.epochs,
-            args.lr,
-            args.seed,
-            args.gif,
+        with figures.reporting_progress(sys.stderr) as progress:
+            result = figures.plot_boundary(
+                out,
+                args.dataset,
+                None if args.hidden is None else tuple(args.hidden),
+                args.activation,
+                args.epochs,
+                args.lr,
+                args.seed,
+                args.gif,
+                progress,
+            )
+        print(
+            f"training: accuracy {result.train_accuracy:.3f}, loss {result.train_loss:.4f}\n"
+            f"test (held out): accuracy {result.test_accuracy:.3f}, loss {result.test_loss:.4f}"
         )
-        print(f"accuracy {result['accuracy']:.3f}, final loss {result['final_loss']:.4f}")
     print(f"plot written to {out}", file=sys.stderr)
 
 
@@ -488,14 +747,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("chainrule: interrupted", file=sys.stderr)
+        with sigterm_raises():
+            COMMANDS[args.command](args)
+    except KeyboardInterrupt as error:
+        print(f"chainrule: interrupted {error}".rstrip(), file=sys.stderr)
         return 130
+    except Terminated:
+        print("chainrule: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except (UserError, ValueError, OSError, MissingExtraError, StateDictError) as error:
         print(f"chainrule: error: {_message(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    """After the reader of standard output went away, point it at the null device, so the
+    flush at exit does not fail again (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _message(error: BaseException) -> str:

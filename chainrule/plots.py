@@ -23,7 +23,8 @@ def pyplot():
 
 
 def plot_history(history: History, path: str | os.PathLike, title: str = "") -> None:
-    """Loss curves (train and validation) and, when recorded, the metric curves."""
+    """Loss curves (train and validation) and, when recorded, the metric curves; the
+    epoch whose weights early stopping restored is marked by a dashed vertical line."""
     plt = pyplot()
     metrics = [
         k
@@ -36,6 +37,14 @@ def plot_history(history: History, path: str | os.PathLike, title: str = "") -> 
         ax.plot(history.epochs, history[key], label=f"train {key}")
         if f"val_{key}" in history.history:
             ax.plot(history.epochs, history[f"val_{key}"], label=f"validation {key}")
+        if history.restored_epoch is not None:
+            ax.axvline(
+                history.restored_epoch,
+                color="grey",
+                linestyle="--",
+                linewidth=1,
+                label=f"weights restored (epoch {history.restored_epoch})",
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)

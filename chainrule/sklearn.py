@@ -568,7 +568,6 @@ class _BaseMLP(BaseEstimator):
                 "maxfun": self.max_fun,
                 "maxiter": self.max_iter,
                 "gtol": self.tol,
-                "iprint": -1,
             },
         )
         loss_and_gradient(result.x)

@@ -8,10 +8,11 @@ evaluation and prediction work on arrays or, chunk by chunk, on CSV files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,15 +21,25 @@ import numpy as np
 
 from ._version import __version__
 from .evaluation import EvaluationReport, classification_report, regression_report
-from .io import ExportSpec, ModelFileError, open_atomic
+from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
 from .io import load as load_network
 from .io import save as save_network
-from .io.csv_table import Chunk, iter_chunks, read_header, read_table, resolve_columns
+from .io.csv_table import (
+    Chunk,
+    CsvError,
+    check_columns_exist,
+    iter_chunks,
+    read_header,
+    read_table,
+    resolve_columns,
+)
+from .io.interrupts import deferred_interrupts
 from .io.safetensors_reader import short
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
+from .training.metrics import rmse_in_units
 
 TASKS = ("classify", "regress")
 OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
@@ -71,6 +82,54 @@ def guess_task(raw: np.ndarray) -> str:
     return "classify" if whole and len(np.unique(values)) <= MAX_CLASSES_GUESSED else "regress"
 
 
+class OutputOverflow(DataError):
+    """Rows of finite features for which the network's outputs are NaN or infinite: the
+    values are too large for the network's arithmetic.  ``rows`` indexes them in the
+    array predicted; :meth:`naming` says where they are in other terms (file lines)."""
+
+    def __init__(
+        self, rows: np.ndarray, largest: float, dtype: np.dtype, where: str | None = None
+    ) -> None:
+        self.rows, self.largest, self.dtype = rows, largest, dtype
+        where = where or numbered("row", rows) + " (counted from 0)"
+        super().__init__(
+            f"{where}: the network's outputs overflow (features up to {largest:.3g}; the "
+            f"model computes in {dtype}), so there is no prediction; check these values"
+        )
+
+    def naming(self, where: str) -> OutputOverflow:
+        return OutputOverflow(self.rows, self.largest, self.dtype, where)
+
+
+def numbered(word: str, numbers: Sequence[int], shown: int = 5) -> str:
+    """ "line 4", "lines 4, 9", "lines 4, 9, 11, 12, 20 and 7 more"."""
+    items = ", ".join(str(int(n)) for n in numbers[:shown])
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return f"{word}{'s' if len(numbers) > 1 else ''} {items}{more}"
+
+
+def check_finite_outputs(outputs: np.ndarray, X: np.ndarray, dtype: np.dtype) -> None:
+    """Raise OutputOverflow naming the rows of ``outputs`` (N, k) that hold NaN or inf
+    (the features X are finite: the input checks see to that).  A sum is finite only if
+    every value is, so a batch without such rows costs one pass."""
+    if np.isfinite(outputs.sum()):
+        return
+    bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
+    if len(bad):
+        raise OutputOverflow(bad, float(np.abs(np.asarray(X)[bad]).max()), dtype)
+
+
+@contextlib.contextmanager
+def _overflow_named_by_line(source: str | os.PathLike, chunk: Chunk) -> Iterator[None]:
+    """An OutputOverflow from a chunk's rows (those without a missing value, as they
+    are predicted) re-raised naming their lines in the file."""
+    try:
+        yield
+    except OutputOverflow as error:
+        lines = chunk.lines[~chunk.missing][error.rows]
+        raise error.naming(f"{source}: {numbered('line', lines)}") from None
+
+
 @dataclass
 class TrainOptions:
     """How to train: the command line's options, with its defaults."""
@@ -89,6 +148,12 @@ class TrainOptions:
     seed: int = 0
     standardize: bool = True
     verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
 
 
 @dataclass
@@ -129,11 +194,11 @@ class TabularModel:
         y, width, output, loss = model._targets_and_head(y_raw, options)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
-        params = model.network.parameters()
+        params, lr = model.network.parameters(), options.lr
         if options.optimizer == "sgd":
-            optimizer = SGD(params, lr=options.lr or 0.01, momentum=0.9, nesterov=True)
+            optimizer = SGD(params, lr=0.01 if lr is None else lr, momentum=0.9, nesterov=True)
         elif options.optimizer == "adam":
-            optimizer = Adam(params, lr=options.lr or 1e-3)
+            optimizer = Adam(params, lr=1e-3 if lr is None else lr)
         else:
             raise ValueError(
                 f"unknown optimizer '{options.optimizer}'; choose {' or '.join(OPTIMIZERS)}"
@@ -143,14 +208,18 @@ class TabularModel:
             if not options.validation_split:
                 raise ValueError("--early-stopping needs a validation split above 0")
             callbacks.append(EarlyStopping(patience=options.patience))
-        metrics = ["accuracy"] if task == "classify" else ["r2"]
+        # the loss of a regression is on the standardised target; rmse is in its units
+        metrics = ["accuracy"] if task == "classify" else ["r2", rmse_in_units(model.target_scale)]
         started = time.perf_counter()
-        history = fit(
-            model.network, loss, optimizer, model.scale_inputs(X), y,
-            epochs=options.epochs, batch_size=options.batch_size,
-            validation_split=options.validation_split, callbacks=callbacks,
-            metrics=metrics, verbose=options.verbose, seed=options.seed,
-        )  # fmt: skip
+        # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
+        # overflow warnings on the way there would only bury it
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(
+                model.network, loss, optimizer, model.scale_inputs(X), y,
+                epochs=options.epochs, batch_size=options.batch_size,
+                validation_split=options.validation_split, callbacks=callbacks,
+                metrics=metrics, verbose=options.verbose, seed=options.seed,
+            )  # fmt: skip
         model.summary = {
             "chainrule_version": __version__,
             "samples": len(X),
@@ -163,8 +232,14 @@ class TabularModel:
             "seed": options.seed,
             "validation_split": options.validation_split,
             "stopped_early": history.stopped_early,
-            "final": {k: v[-1] for k, v in history.history.items()},
+            # the weights saved are those of final_epoch (the best, when early stopping
+            # restored it), and "final" holds that epoch's figures
+            "restored_epoch": history.restored_epoch,
+            "final_epoch": history.final_epoch,
+            "final": history.final(),
         }
+        if task == "regress":
+            model.summary["loss_on"] = "the standardised target; rmse is in the target's units"
         return model, history
 
     def _targets_and_head(self, y_raw: np.ndarray, options: TrainOptions):
@@ -173,8 +248,8 @@ class TabularModel:
             self.classes, y = encode_labels(y_raw)
             if len(self.classes) < 2:
                 raise DataError(
-                    f"the target column has a single class ({self.classes[0]!r}); "
-                    "classification needs at least two"
+                    f"the target column{self._target_named()} has a single class "
+                    f"({self.classes[0]!r}); classification needs at least two"
                 )
             output = options.output or "softmax"
             if output == "sigmoid":
@@ -184,15 +259,32 @@ class TabularModel:
                     )
                 return y.astype(np.float64), 1, output, options.loss or "binary_cross_entropy"
             return y, len(self.classes), output, options.loss or "cross_entropy"
-        try:
-            y = np.asarray(y_raw, dtype=np.float64)
-        except ValueError:
-            raise DataError("regression needs a numeric target column") from None
+        y = self._numeric_target(y_raw, "regression needs a numeric target")
         output = options.output or "identity"
         if output != "identity":
             raise ValueError(f"regression uses an identity output, not {output}")
         self.target_mean, self.target_scale = float(y.mean()), float(y.std() or 1.0)
         return (y - self.target_mean) / self.target_scale, 1, output, options.loss or "mse"
+
+    def _target_named(self) -> str:
+        return f" '{self.target_name}'" if self.target_name else ""
+
+    def _numeric_target(self, y_raw: np.ndarray, why: str) -> np.ndarray:
+        """y_raw as float64, or a DataError naming the target column and the first row
+        (counted from 0) whose value is not a number."""
+        try:
+            return np.asarray(y_raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+        for row, value in enumerate(np.asarray(y_raw, dtype=object).reshape(-1)):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"the target column{self._target_named()} holds {str(value)!r} at row "
+                    f"{row}, which is not a number; {why}"
+                ) from None
+        raise DataError(f"the target column{self._target_named()} is not numeric; {why}")
 
     # Use ----------------------------------------------------------------------------------
     def scale_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -205,11 +297,20 @@ class TabularModel:
             return X
         return (X - self.input_mean) / self.input_scale
 
+    def _network_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The network's outputs (float64) for the rows of X; OutputOverflow names the
+        rows for which they are NaN or inf (NumPy's overflow warnings on the way are
+        left out: the error says it better)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
+        check_finite_outputs(out, X, self.network.dtype)
+        return out
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (N, classes) in the order of ``classes``."""
         if self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
-        out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
+        out = self._network_outputs(X)
         if self.network.output == "sigmoid":
             return np.hstack([1 - out, out])
         if self.network.output == "identity":  # logits
@@ -221,7 +322,7 @@ class TabularModel:
         """Class labels (original type) or regression values."""
         if self.task == "classify":
             return np.asarray(self.classes, dtype=object)[self.predict_proba(X).argmax(axis=1)]
-        out = self.network.predict(self.scale_inputs(X)).astype(np.float64)[:, 0]
+        out = self._network_outputs(X)[:, 0]
         return out * self.target_scale + self.target_mean
 
     def class_indices(self, labels: np.ndarray) -> np.ndarray:
@@ -241,9 +342,11 @@ class TabularModel:
         data) or values.  See :mod:`chainrule.evaluation`."""
         if self.task == "classify":
             truth = self.class_indices(y_raw)
-            predicted = self.predict_proba(X).argmax(axis=1)
-            return classification_report(self.classes or [], truth, predicted)
-        return regression_report(np.asarray(y_raw, dtype=np.float64), self.predict(X))
+            probabilities = self.predict_proba(X)
+            predicted = probabilities.argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted, probabilities)
+        truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
+        return regression_report(truth, self.predict(X))
 
     def evaluate_csv(
         self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
@@ -254,15 +357,25 @@ class TabularModel:
         if not target:
             raise ValueError("name the target column: the model does not name its target")
         table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        y_raw = table.target
+        if self.task == "regress":
+            y_raw = table.numeric_target(path, "a regression model is scored on numbers")
         try:
-            return self.evaluate(table.features, table.target)
+            return self.evaluate(table.features, y_raw)
+        except OutputOverflow as error:
+            raise error.naming(f"{path}: {numbered('line', table.lines[error.rows])}") from None
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
 
     # Prediction of CSV files --------------------------------------------------------------
-    def prediction_header(self, proba: bool = False) -> list[str]:
-        """The columns :meth:`write_predictions` writes: prediction [, p_<class>...]."""
-        return ["prediction"] + ([f"p_{c}" for c in self.classes or []] if proba else [])
+    def prediction_header(self, proba: bool = False, keep: Sequence[str] = ()) -> list[str]:
+        """The columns :meth:`write_predictions` writes: the kept columns, then prediction
+        [, p_<class>...]."""
+        return [
+            *keep,
+            "prediction",
+            *([f"p_{c}" for c in self.classes or []] if proba else []),
+        ]
 
     def predict_csv(
         self,
@@ -270,12 +383,16 @@ class TabularModel:
         destination: str | os.PathLike,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """:meth:`write_predictions` into the file ``destination``, atomically: written
-        beside it and renamed, so a failure anywhere leaves no file (or the old one)."""
-        self._check_prediction_source(source, proba)
+        beside it and renamed, so a failure anywhere leaves no file (or the old one).
+        ``destination`` must not be ``source`` (nor a link to it)."""
+        check_not_an_input(destination, [source])
+        self._check_prediction_source(source, proba, keep, ignore)
         with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
-            return self._write_predictions(source, stream, proba, skip_missing)
+            return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
     def write_predictions(
         self,
@@ -283,30 +400,72 @@ class TabularModel:
         stream: TextIO,
         proba: bool = False,
         skip_missing: bool = False,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
         """Predict every row of the CSV file ``source`` chunk by chunk (memory stays
         bounded) and write one CSV row per data row to ``stream``: the label or value,
         with ``proba`` one probability column per class.  ``source`` needs the model's
-        feature columns and may hold its target column, which is ignored.  With
-        ``skip_missing`` a row with a missing value gets empty cells instead of an error.
-        The columns are checked before anything is written.  Returns the rows written."""
-        self._check_prediction_source(source, proba)
-        return self._write_predictions(source, stream, proba, skip_missing)
+        feature columns and may hold its target column, which is ignored; other columns
+        are an error unless named in ``ignore`` (not read) or ``keep`` (copied, as they
+        are, into the output before the prediction: an id column).  With
+        ``skip_missing`` a row with a missing value gets empty cells instead of an error
+        (its kept cells are still copied).  The columns are checked before anything is
+        written.  Returns the rows written."""
+        self._check_prediction_source(source, proba, keep, ignore)
+        return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
 
-    def _ignored_columns(self) -> list[str]:
-        """A file may still hold the column the model predicts: it is not read."""
-        return [self.target_name] if self.target_name else []
+    def _ignored_columns(self, ignore: Sequence[str] = ()) -> list[str]:
+        """A file may still hold the column the model predicts: it is not read; nor are
+        the columns the caller asks to ignore."""
+        return ([self.target_name] if self.target_name else []) + list(ignore)
 
-    def _check_prediction_source(self, source: str | os.PathLike, proba: bool) -> None:
+    def _check_prediction_source(
+        self,
+        source: str | os.PathLike,
+        proba: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
+    ) -> None:
         if proba and self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
+        path = Path(source)
         header = read_header(source)
-        resolve_columns(Path(source), header, None, self.feature_names, self._ignored_columns())
+        check_columns_exist(path, header, keep, "to keep")
+        check_columns_exist(path, header, ignore, "to ignore")
+        needed = [name for name in ignore if name in self.feature_names]
+        if needed:
+            raise CsvError(
+                f"{path}: cannot ignore {', '.join(repr(n) for n in needed)}: the model "
+                "reads it as a feature"
+            )
+        clash = [name for name in keep if name in self.prediction_header(proba)]
+        if clash:
+            raise CsvError(
+                f"{path}: cannot keep {', '.join(repr(n) for n in clash)}: the output "
+                "has a column of that name"
+            )
+        allowed = {*self.feature_names, *self._ignored_columns(ignore), *keep}
+        extra = [name for name in header if name not in allowed]
+        if extra and all(name in header for name in self.feature_names):
+            raise CsvError(
+                f"{path}: columns the model was not trained on: {', '.join(extra)} (its "
+                f"features are: {', '.join(self.feature_names)}); to predict anyway, ignore "
+                "them (--ignore COL) or copy them into the output (--keep COL)"
+            )
+        resolve_columns(path, header, None, self.feature_names, list(allowed))
 
     def _write_predictions(
-        self, source: str | os.PathLike, stream: TextIO, proba: bool, skip_missing: bool
+        self,
+        source: str | os.PathLike,
+        stream: TextIO,
+        proba: bool,
+        skip_missing: bool,
+        keep: Sequence[str] = (),
+        ignore: Sequence[str] = (),
     ) -> int:
-        header = self.prediction_header(proba)
+        keep = list(dict.fromkeys(keep))  # a column kept twice is written once
+        header = self.prediction_header(proba, keep)
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         chunks = iter_chunks(
@@ -314,13 +473,20 @@ class TabularModel:
             None,
             self.feature_names,
             allow_missing=skip_missing,
-            ignore=self._ignored_columns(),
+            ignore=self._ignored_columns(ignore),
+            keep=keep,
         )
         written = 0
-        for _, chunk in chunks:
-            rows = self._prediction_rows(chunk, len(header), proba)
-            writer.writerows(rows)
-            written += len(rows)
+        with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
+            for _, chunk in chunks:
+                check_interrupts()
+                with _overflow_named_by_line(source, chunk):
+                    rows = self._prediction_rows(chunk, len(header) - len(keep), proba)
+                if chunk.kept is not None:
+                    kept = chunk.kept.tolist()
+                    rows = [[*ids, *row] for ids, row in zip(kept, rows, strict=True)]
+                writer.writerows(rows)
+                written += len(rows)
         return written
 
     def _prediction_rows(self, chunk: Chunk, width: int, proba: bool) -> list[list[Any]]:
@@ -345,8 +511,9 @@ class TabularModel:
 
     # Export -------------------------------------------------------------------------------
     def export_spec(self) -> ExportSpec:
-        """The network with the input standardisation and, for regression, the target
-        scaling: what :func:`chainrule.io.export_onnx` writes for this model."""
+        """The network with the input standardisation, for regression the target scaling,
+        and the task, feature names, class labels and target name: what
+        :func:`chainrule.io.export_onnx` writes for this model."""
         regress = self.task == "regress"
         return ExportSpec(
             self.network,
@@ -354,6 +521,10 @@ class TabularModel:
             input_scale=self.input_scale,
             target_mean=self.target_mean if regress else 0.0,
             target_scale=self.target_scale if regress else 1.0,
+            task=self.task,
+            feature_names=list(self.feature_names),
+            classes=list(self.classes) if self.classes is not None else None,
+            target_name=self.target_name,
         )
 
     # Files --------------------------------------------------------------------------------

@@ -5,13 +5,19 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
+    f1_score,
+    log_loss,
     mean_absolute_error,
     mean_squared_error,
     precision_recall_fscore_support,
+    precision_score,
     r2_score,
+    recall_score,
+    roc_auc_score,
 )
 
 from chainrule.evaluation import (
@@ -59,13 +65,18 @@ def test_classification_report_as_the_json_document():
         "classes",
         "confusion_matrix",
         "per_class",
+        "averages",
+        "log_loss",
+        "roc_auc",
+        "roc_auc_undefined",
     ]
     assert document["classes"] == [3, 7]  # labels keep their type
     assert document["confusion_matrix"] == [[1, 1], [0, 2]]
     assert document["per_class"] == {
-        "3": {"precision": 1.0, "recall": 0.5, "support": 2},
-        "7": {"precision": pytest.approx(2 / 3), "recall": 1.0, "support": 2},
+        "3": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2},
+        "7": {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": 0.8, "support": 2},
     }
+    assert document["log_loss"] is None and document["roc_auc"] is None  # no probabilities
 
 
 def test_regression_report_matches_scikit_learn():
@@ -76,7 +87,8 @@ def test_regression_report_matches_scikit_learn():
     assert report.mse == pytest.approx(mean_squared_error(truth, predicted))
     assert report.mae == pytest.approx(mean_absolute_error(truth, predicted))
     assert report.r2 == pytest.approx(r2_score(truth, predicted))
-    assert list(report.to_dict()) == ["samples", "task", "mse", "mae", "r2"]
+    assert report.rmse == pytest.approx(np.sqrt(mean_squared_error(truth, predicted)))
+    assert list(report.to_dict()) == ["samples", "task", "mse", "rmse", "mae", "r2"]
     assert report.to_dict()["task"] == "regress" and report.samples == 50
 
 
@@ -132,3 +144,99 @@ def test_evaluate_csv_equals_evaluate_on_the_arrays(tmp_path):
     assert from_file.to_dict() == pytest.approx(model.evaluate(X, y).to_dict())
     with pytest.raises(ValueError, match="name the target column"):
         TabularModel(model.network, "regress", ["a", "b"]).evaluate_csv(path)
+
+
+# ------------------------------------------------------------------------------------------
+# F1 averages, log-loss and ROC-AUC against scikit-learn (issue 16, section 4)
+# ------------------------------------------------------------------------------------------
+
+
+def _probabilities(rng, truth, n_classes, sharpness=2.0):
+    """Random probabilities leaning towards the true class, rows summing to 1."""
+    logits = rng.normal(size=(len(truth), n_classes))
+    logits[np.arange(len(truth)), truth] += sharpness
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_f1_averages_log_loss_and_roc_auc_match_scikit_learn(n_classes, seed):
+    rng = np.random.default_rng(seed)
+    truth = np.r_[np.arange(n_classes), rng.integers(0, n_classes, size=150)]
+    p = _probabilities(rng, truth, n_classes)
+    p[:20] = np.round(p[:20], 1)  # ties among the scores
+    p[:20] /= p[:20].sum(axis=1, keepdims=True)
+    predicted = p.argmax(axis=1)
+    labels = list(range(n_classes))
+    report = classification_report([f"c{i}" for i in labels], truth, predicted, p)
+    f1 = f1_score(truth, predicted, labels=labels, average=None, zero_division=0)
+    np.testing.assert_allclose([s.f1 for s in report.per_class.values()], f1, rtol=1e-12)
+    for average in ("macro", "weighted"):
+        scores = report.averages[average]
+        for name, fn in (
+            ("precision", precision_score),
+            ("recall", recall_score),
+            ("f1", f1_score),
+        ):
+            expected = fn(truth, predicted, labels=labels, average=average, zero_division=0)
+            assert getattr(scores, name) == pytest.approx(expected, rel=1e-12), (average, name)
+    assert report.log_loss == pytest.approx(log_loss(truth, p, labels=labels), rel=1e-12)
+    expected_auc = (
+        roc_auc_score(truth, p[:, 1])
+        if n_classes == 2
+        else roc_auc_score(truth, p, multi_class="ovr", average="macro", labels=labels)
+    )
+    assert report.roc_auc == pytest.approx(expected_auc, rel=1e-12)
+    assert report.roc_auc_undefined is None
+
+
+def test_a_class_absent_from_the_data_scores_zero_as_scikit_learn_does():
+    """Precision, recall and F1 of a class with no samples and no predictions are 0
+    (scikit-learn's zero_division=0), and count in the macro average; the ROC-AUC is not
+    defined, where scikit-learn answers nan."""
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 2, size=60)  # class 2 never occurs
+    p = _probabilities(rng, truth, 3)
+    p[:, 2] = 0.0
+    p /= p.sum(axis=1, keepdims=True)
+    predicted = p.argmax(axis=1)
+    report = classification_report(["a", "b", "c"], truth, predicted, p)
+    assert report.per_class["c"] == type(report.per_class["c"])(0.0, 0.0, 0)
+    assert report.per_class["c"].f1 == 0.0
+    expected = f1_score(truth, predicted, labels=[0, 1, 2], average="macro", zero_division=0)
+    assert report.averages["macro"].f1 == pytest.approx(expected, rel=1e-12)
+    assert report.log_loss == pytest.approx(log_loss(truth, p, labels=[0, 1, 2]), rel=1e-12)
+    assert report.roc_auc is None
+    assert "class c does not occur" in report.roc_auc_undefined
+    with pytest.warns(UndefinedMetricWarning):
+        assert np.isnan(roc_auc_score(truth, p, multi_class="ovr", labels=[0, 1, 2]))
+
+
+def test_log_loss_of_probabilities_exactly_zero_or_one_is_finite_as_in_scikit_learn():
+    truth = np.array([0, 1, 1, 0])
+    p = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])  # two sure and wrong
+    report = classification_report(["no", "yes"], truth, p.argmax(axis=1), p)
+    assert np.isfinite(report.log_loss)
+    assert report.log_loss == pytest.approx(log_loss(truth, p), rel=1e-12)
+    assert report.log_loss == pytest.approx(-np.log(np.finfo(float).eps) / 2, rel=1e-6)
+
+
+def test_a_single_class_in_the_data_leaves_the_roc_auc_undefined_without_failing():
+    truth = np.zeros(5, dtype=int)
+    p = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.7, 0.3], [0.5, 0.5]])
+    report = classification_report(["no", "yes"], truth, p.argmax(axis=1), p)
+    assert report.roc_auc is None and "class yes does not occur" in report.roc_auc_undefined
+    document = json.loads(json.dumps(report.to_dict()))
+    assert document["roc_auc"] is None and document["roc_auc_undefined"]
+    assert document["log_loss"] == pytest.approx(log_loss(truth, p, labels=[0, 1]), rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")  # float32 rounding
+def test_a_table_model_reports_the_probability_scores(classifier):
+    model, X, labels = classifier
+    report = model.evaluate(X, labels)
+    truth = (labels != "1").astype(int)
+    p = model.predict_proba(X)
+    assert report.log_loss == pytest.approx(log_loss(truth, p), rel=1e-9)
+    assert report.roc_auc == pytest.approx(roc_auc_score(truth, p[:, 1]), rel=1e-9)

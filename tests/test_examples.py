@@ -38,3 +38,21 @@ def test_lecture_network_prints_the_matrices_and_one_step_lowers_each_loss(capsy
     after = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("loss after")]
     assert len(before) == len(after) == 2
     assert all(a < b for a, b in zip(after, before, strict=True))
+
+
+def test_lecture_network_prints_x_the_hidden_layers_and_labelled_gradient_norms(capsys):
+    import numpy as np
+
+    from chainrule.lecture import network_example
+
+    runpy.run_path(str(ROOT / "examples" / "lecture_network.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "  X = [[ 0.5 -1.   2. ]]" in out
+    net = network_example()  # the same network, sample and target as the first step
+    for i in (1, 2):
+        line = next(s for s in out.splitlines() if s.startswith(f"  H{i} = sigmoid("))
+        printed = np.array(line.split("[[")[1].rstrip("]").split(), dtype=float)
+        np.testing.assert_allclose(printed, net.values[f"H{i}"][0], atol=5e-4)
+    norms = [line for line in out.splitlines() if "Frobenius norm of dLoss/dU1 (3x5)" in line]
+    assert len(norms) == 2
+    assert float(norms[0].split()[-1]) == round(float(np.linalg.norm(net.gradients["U1"])), 6)

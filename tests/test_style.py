@@ -55,9 +55,11 @@ LAYERS: dict[str, tuple[int, str]] = {
     "nn": (2, "modules, layers, losses on the engine (issue's layering)"),
     "optim": (3, "optimizers and schedules over parameters (issue's layering)"),
     "io": (4, "model files, CSV, ONNX, atomic writes; reads nn (issue's layering)"),
+    "holdout": (6, "the rows held out as a test set; reads training's DataError"),
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),
     "evaluation": (6, "evaluation reports from predictions, on training's metrics; tabular's"),
+    "probability_scores": (5, "log-loss and ROC-AUC of predicted probabilities; evaluation's"),
     "tabular": (7, "CSV-to-model workflow over training and io (issue's layering)"),
     "explain": (7, "expression tracing and teaching figures (issue's layering)"),
     "plots": (7, "training-curve plots with matplotlib (issue's layering)"),
@@ -70,9 +72,10 @@ LAYERS: dict[str, tuple[int, str]] = {
 RANKS = {layer: rank for layer, (rank, _) in LAYERS.items()}
 
 # Layers of one rank do not import each other, except these pairs (importing, imported),
-# each acyclic (plots never imports explain) and kept for the reason given.
+# each acyclic (plots and explain never import explain and lecture) and kept for the reason given.
 SIDEWAYS: dict[tuple[str, str], str] = {
     ("explain", "plots"): "explain/figures.py draws with plots.pyplot (matplotlib on Agg)",
+    ("lecture", "explain"): "chainrule examples prints each worked example with explain's trace",
 }
 
 # Imports that break the layering today, to be fixed in the package (not here); each is a

@@ -16,6 +16,7 @@ the tensor owns that array), and the engine's one treatment of broadcasting
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,38 @@ ndarray = np.ndarray
 RELEASED = object()
 
 Hook = Callable[[Any, Any, tuple[Any, ...]], None]
+
+
+# The gate nodes (non-leaf tensors) whose gradient backward keeps in ``grad``, as a leaf's
+# (see :func:`retain_grad`): id -> a weak reference whose callback forgets the id when the
+# node is gone.  By id, as tensors compare elementwise.  Empty, as it is unless a user
+# asked, it costs backward one test per call.
+_retaining: dict[int, weakref.ref] = {}
+
+
+def _forget(key: int) -> Callable[[Any], None]:
+    return lambda _ref: _retaining.pop(key, None)
+
+
+def retain_grad(tensor: Any) -> None:
+    """Make backward keep the gradient of the gate node ``tensor`` in its ``grad``, as
+    PyTorch's ``Tensor.retain_grad()``: d(output)/d(tensor), the sum over all the
+    gates that use it, added to ``grad`` (accumulating across backward calls, as a
+    leaf's).  A leaf already keeps its gradient: no-op.  A tensor that does not require
+    gradients has none to keep: RuntimeError."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "retain_grad() on a tensor that does not require grad: no gradient reaches it "
+            "(no input of its computation had requires_grad=True, or it ran under no_grad())"
+        )
+    key = id(tensor)
+    if tensor._gate is not None and key not in _retaining:
+        _retaining[key] = weakref.ref(tensor, _forget(key))
+
+
+def retains_grad(tensor: Any) -> bool:
+    """Whether backward keeps ``tensor``'s gradient though it is a gate node."""
+    return tensor._gate is not None and id(tensor) in _retaining
 
 
 class GraphReleasedError(RuntimeError):
@@ -163,19 +196,26 @@ def backward(
     order = topological_order(root)
     root._acc = start
     try:
-        _walk(order, xp, retain_graph, hook)
+        _walk(order, xp, retain_graph, hook, _retaining if _retaining else None)
     except BaseException:
         for node in order:  # leave no half-summed gradient behind
             node._acc = None
         raise
 
 
-def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> None:
+def _walk(
+    order: list[Any],
+    xp: Any,
+    retain_graph: bool,
+    hook: Hook | None,
+    retaining: dict[int, weakref.ref] | None = None,
+) -> None:
     """The backward sweep.  Each gate node collects the gradient arriving at it in its
     ``_acc`` slot (the sum over its consumers: the copy gate), passes upstream x local
     to its inputs through its gate's vjp, and, unless ``retain_graph``, frees what the
-    gate saved.  Leaves receive theirs through :func:`accumulate_grad`.  This loop runs
-    once per gate of every training step: it is kept lean."""
+    gate saved.  Leaves receive theirs through :func:`accumulate_grad`, and so do the
+    nodes in ``retaining`` (None when no node anywhere retains: one test per node).
+    This loop runs once per gate of every training step: it is kept lean."""
     owned: set[int] = set()  # nodes whose _acc is a sum this walk made: added to in place
     anomaly = state.detect_anomaly
     for node in reversed(order):
@@ -183,6 +223,8 @@ def _walk(order: list[Any], xp: Any, retain_graph: bool, hook: Hook | None) -> N
         if upstream is None:  # a gate sent nothing to this node (a zero gradient)
             continue
         node._acc = None
+        if retaining is not None and id(node) in retaining:
+            accumulate_grad(node, upstream)  # complete: every consumer has sent its share
         gate = node._gate
         saved = node._saved
         if saved is RELEASED:

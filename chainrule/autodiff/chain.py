@@ -55,7 +55,11 @@ def record(x: Tensor, links: Iterable[AnyLink]) -> Tensor:
 
 
 def value_and_grad_of_chain(
-    x: Any, links: Sequence[AnyLink], loss: AnyLink, gradient: float = 1.0
+    x: Any,
+    links: Sequence[AnyLink],
+    loss: AnyLink,
+    gradient: float = 1.0,
+    keep: list[Any] | None = None,
 ) -> float:
     """Run ``x`` through ``links`` and then ``loss`` (a gate with a scalar output, made
     for the shape and dtype of the last value), backpropagate from that output, add each
@@ -63,7 +67,8 @@ def value_and_grad_of_chain(
 
     ``gradient`` is what backpropagation starts from, as ``backward(gradient)`` takes
     it (:func:`backward.seed`): each parameter then receives gradient x d output / d
-    parameter.
+    parameter.  ``keep``, a list, is given the value the loss gate took (the last
+    link's output, which no vjp writes over).
 
     ``x`` is an array that requires no gradient.  Nothing is recorded: the result is
     what :func:`record` and ``backward()`` on the same links give, with the graph's
@@ -90,6 +95,8 @@ def value_and_grad_of_chain(
         saved.append(kept)
         needs.append(need)
         carried = True in need
+    if keep is not None:
+        keep.append(outputs[-2] if links else x)
     if not carried:
         raise RuntimeError(
             "no input of the chain requires a gradient (every parameter has "

@@ -9,7 +9,7 @@ is not a gate but the engine's sum of the gradients arriving at one value.
 
 from __future__ import annotations
 
-from .gates import register_gate
+from .gates import local, register_gate
 
 # --------------------------------------------------------------------------------------
 # Arithmetic.  The patterns are the notes' "patterns in gradient flow".
@@ -26,7 +26,13 @@ def _add_vjp(xp, g, saved, needs):
     return g, g
 
 
-ADD = register_gate("add", _add, _add_vjp, pattern="add distributes")
+ADD = register_gate(
+    "add",
+    _add,
+    _add_vjp,
+    pattern="add distributes",
+    local_gradient=local("1", "1", inputs="x y"),
+)
 
 
 def _sub(xp, a, b):
@@ -39,7 +45,7 @@ def _sub_vjp(xp, g, saved, needs):
     return g, (-g if needs[1] else None)
 
 
-SUB = register_gate("sub", _sub, _sub_vjp)
+SUB = register_gate("sub", _sub, _sub_vjp, local_gradient=local("1", "-1", inputs="x y"))
 
 
 def _neg(xp, a):
@@ -52,7 +58,7 @@ def _neg_vjp(xp, g, saved, needs):
     return (-g,)
 
 
-NEG = register_gate("neg", _neg, _neg_vjp)
+NEG = register_gate("neg", _neg, _neg_vjp, local_gradient=local("-1"))
 
 
 def _mul(xp, a, b):
@@ -66,7 +72,13 @@ def _mul_vjp(xp, g, saved, needs):
     return (g * b if needs[0] else None), (g * a if needs[1] else None)
 
 
-MUL = register_gate("mul", _mul, _mul_vjp, pattern="mul swaps")
+MUL = register_gate(
+    "mul",
+    _mul,
+    _mul_vjp,
+    pattern="mul swaps",
+    local_gradient=local("{y}", "{x}", inputs="x y", words="the other input"),
+)
 
 
 def _div(xp, a, b):
@@ -82,7 +94,9 @@ def _div_vjp(xp, g, saved, needs):
     return ga, gb
 
 
-DIV = register_gate("div", _div, _div_vjp)
+DIV = register_gate(
+    "div", _div, _div_vjp, local_gradient=local("1/{y}", "-{x}/{y}^2", inputs="x y")
+)
 
 
 def _pow_const(xp, a, exponent):
@@ -102,7 +116,12 @@ def _pow_const_vjp(xp, g, saved, needs):
     return (g * (p * a ** (p - 1)),)
 
 
-POW_CONST = register_gate("pow_const", _pow_const, _pow_const_vjp)
+POW_CONST = register_gate(
+    "pow_const",
+    _pow_const,
+    _pow_const_vjp,
+    local_gradient=local("{p} * {x}^({p} - 1)", inputs="x p"),
+)
 
 
 def _pow(xp, a, b):
@@ -126,7 +145,12 @@ def _pow_vjp(xp, g, saved, needs):
     return ga, gb
 
 
-POW = register_gate("pow", _pow, _pow_vjp)
+POW = register_gate(
+    "pow",
+    _pow,
+    _pow_vjp,
+    local_gradient=local("{y} * {x}^({y} - 1)", "{x}^{y} * log({x})", inputs="x y"),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -145,7 +169,7 @@ def _exp_vjp(xp, g, out, needs):
     return (g * out,)
 
 
-EXP = register_gate("exp", _exp, _exp_vjp)
+EXP = register_gate("exp", _exp, _exp_vjp, local_gradient=local("exp({x})"))
 
 
 def _log(xp, a):
@@ -158,7 +182,7 @@ def _log_vjp(xp, g, a, needs):
     return (g / a,)
 
 
-LOG = register_gate("log", _log, _log_vjp)
+LOG = register_gate("log", _log, _log_vjp, local_gradient=local("1/{x}"))
 
 
 def _sqrt(xp, a):
@@ -172,7 +196,7 @@ def _sqrt_vjp(xp, g, out, needs):
     return (g / (2 * out),)
 
 
-SQRT = register_gate("sqrt", _sqrt, _sqrt_vjp)
+SQRT = register_gate("sqrt", _sqrt, _sqrt_vjp, local_gradient=local("1/(2 * sqrt({x}))"))
 
 
 def _abs(xp, a):
@@ -185,7 +209,12 @@ def _abs_vjp(xp, g, a, needs):
     return (g * xp.sign(a),)
 
 
-ABS = register_gate("abs", _abs, _abs_vjp)
+ABS = register_gate(
+    "abs",
+    _abs,
+    _abs_vjp,
+    local_gradient=local("sign({x})", words="1 above 0, -1 below, 0 at 0"),
+)
 
 
 def _maximum(xp, a, b):
@@ -208,7 +237,18 @@ def _maximum_vjp(xp, g, saved, needs):
     return _route_between(xp, g, a >= b, needs)
 
 
-MAXIMUM = register_gate("maximum", _maximum, _maximum_vjp, pattern="max routes")
+MAXIMUM = register_gate(
+    "maximum",
+    _maximum,
+    _maximum_vjp,
+    pattern="max routes",
+    local_gradient=local(
+        "1 if {x} >= {y} else 0",
+        "1 if {y} > {x} else 0",
+        inputs="x y",
+        words="routes to the larger input (to the first on a tie)",
+    ),
+)
 
 
 def _minimum(xp, a, b):
@@ -222,7 +262,18 @@ def _minimum_vjp(xp, g, saved, needs):
     return _route_between(xp, g, a <= b, needs)
 
 
-MINIMUM = register_gate("minimum", _minimum, _minimum_vjp, pattern="min routes")
+MINIMUM = register_gate(
+    "minimum",
+    _minimum,
+    _minimum_vjp,
+    pattern="min routes",
+    local_gradient=local(
+        "1 if {x} <= {y} else 0",
+        "1 if {y} < {x} else 0",
+        inputs="x y",
+        words="routes to the smaller input (to the first on a tie)",
+    ),
+)
 
 
 def _clip(xp, a, low, high):
@@ -241,7 +292,9 @@ def _clip_vjp(xp, g, saved, needs):
     return (xp.where(inside, g, xp.zeros((), dtype=g.dtype)),)
 
 
-CLIP = register_gate("clip", _clip, _clip_vjp)
+CLIP = register_gate(
+    "clip", _clip, _clip_vjp, local_gradient=local("1 if low <= {x} <= high else 0")
+)
 
 
 def _where(xp, a, b, condition):
@@ -254,7 +307,12 @@ def _where_vjp(xp, g, condition, needs):
     return _route_between(xp, g, condition, needs)
 
 
-WHERE = register_gate("where", _where, _where_vjp)
+WHERE = register_gate(
+    "where",
+    _where,
+    _where_vjp,
+    local_gradient=local("1 where condition, else 0", "0 where condition, else 1", inputs="x y"),
+)
 
 
 def _astype(xp, a, dtype):
@@ -267,7 +325,7 @@ def _astype_vjp(xp, g, source_dtype, needs):
     return (g.astype(source_dtype),)
 
 
-ASTYPE = register_gate("astype", _astype, _astype_vjp)
+ASTYPE = register_gate("astype", _astype, _astype_vjp, local_gradient=local("1"))
 
 
 # --------------------------------------------------------------------------------------
@@ -294,7 +352,13 @@ def _sigmoid_vjp(xp, g, s, needs, out=None):
     return (xp.multiply(g, (1 - s) * s, out=out),)
 
 
-SIGMOID = register_gate("sigmoid", _sigmoid, _sigmoid_vjp, vjp_out=True)
+SIGMOID = register_gate(
+    "sigmoid",
+    _sigmoid,
+    _sigmoid_vjp,
+    vjp_out=True,
+    local_gradient=local("(1 - {s}) * {s}", output="s"),
+)
 
 
 def _tanh(xp, a, out=None):
@@ -310,7 +374,14 @@ def _tanh_vjp(xp, g, t, needs, out=None):
     return (xp.subtract(g, g_t_t, out=out),)
 
 
-TANH = register_gate("tanh", _tanh, _tanh_vjp, forward_out=True, vjp_out=True)
+TANH = register_gate(
+    "tanh",
+    _tanh,
+    _tanh_vjp,
+    forward_out=True,
+    vjp_out=True,
+    local_gradient=local("1 - {t}^2", output="t"),
+)
 
 
 def _relu(xp, a, out=None):
@@ -324,7 +395,15 @@ def _relu_vjp(xp, g, f, needs, out=None):
     return (xp.multiply(g, f > 0, out=out),)
 
 
-RELU = register_gate("relu", _relu, _relu_vjp, pattern="max routes", forward_out=True, vjp_out=True)
+RELU = register_gate(
+    "relu",
+    _relu,
+    _relu_vjp,
+    pattern="max routes",
+    forward_out=True,
+    vjp_out=True,
+    local_gradient=local("1 if {x} > 0 else 0", words="the max gate against the constant 0"),
+)
 
 
 def _leaky_relu(xp, a, slope):
@@ -338,7 +417,9 @@ def _leaky_relu_vjp(xp, g, saved, needs):
     return (xp.where(a > 0, g, g * slope),)
 
 
-LEAKY_RELU = register_gate("leaky_relu", _leaky_relu, _leaky_relu_vjp)
+LEAKY_RELU = register_gate(
+    "leaky_relu", _leaky_relu, _leaky_relu_vjp, local_gradient=local("1 if {x} > 0 else slope")
+)
 
 
 def _elu(xp, a, alpha):
@@ -354,7 +435,9 @@ def _elu_vjp(xp, g, saved, needs):
     return (xp.where(a > 0, g, g * (out + alpha)),)
 
 
-ELU = register_gate("elu", _elu, _elu_vjp)
+ELU = register_gate(
+    "elu", _elu, _elu_vjp, local_gradient=local("1 if {x} > 0 else alpha * exp({x})")
+)
 
 
 def _softplus(xp, a):
@@ -367,7 +450,12 @@ def _softplus_vjp(xp, g, a, needs):
     return (g * sigmoid_values(xp, a),)
 
 
-SOFTPLUS = register_gate("softplus", _softplus, _softplus_vjp)
+SOFTPLUS = register_gate(
+    "softplus",
+    _softplus,
+    _softplus_vjp,
+    local_gradient=local("σ({x})"),  # noqa: RUF001
+)
 
 _GELU_C = 0.7978845608028654  # sqrt(2 / pi)
 
@@ -386,7 +474,15 @@ def _gelu_vjp(xp, g, saved, needs):
     return (g * local,)
 
 
-GELU = register_gate("gelu", _gelu, _gelu_vjp)
+GELU = register_gate(
+    "gelu",
+    _gelu,
+    _gelu_vjp,
+    local_gradient=local(
+        "(1 + t)/2 + ({x}/2) * (1 - t^2) * c * (1 + 0.134145 * {x}^2),"
+        " t = tanh(c ({x} + 0.044715 {x}^3)), c = sqrt(2/pi)"
+    ),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -408,7 +504,9 @@ def _softmax_vjp(xp, g, saved, needs):
     return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
 
 
-SOFTMAX = register_gate("softmax", _softmax, _softmax_vjp)
+SOFTMAX = register_gate(
+    "softmax", _softmax, _softmax_vjp, local_gradient=local("s_i (delta_ij - s_j)", output="s")
+)
 
 
 def _log_softmax(xp, a, axis):
@@ -424,7 +522,9 @@ def _log_softmax_vjp(xp, g, saved, needs):
     return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)
 
 
-LOG_SOFTMAX = register_gate("log_softmax", _log_softmax, _log_softmax_vjp)
+LOG_SOFTMAX = register_gate(
+    "log_softmax", _log_softmax, _log_softmax_vjp, local_gradient=local("delta_ij - s_j")
+)
 
 
 def _logsumexp(xp, a, axis, keepdims):
@@ -444,7 +544,9 @@ def _logsumexp_vjp(xp, g, saved, needs):
     return (g * xp.exp(a - out),)
 
 
-LOGSUMEXP = register_gate("logsumexp", _logsumexp, _logsumexp_vjp)
+LOGSUMEXP = register_gate(
+    "logsumexp", _logsumexp, _logsumexp_vjp, local_gradient=local("softmax({x})_i")
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -490,7 +592,13 @@ def _sum_vjp(xp, g, saved, needs):
     return (_spread(xp, g, shape),)
 
 
-SUM = register_gate("sum", _sum, _sum_vjp, pattern="add distributes")
+SUM = register_gate(
+    "sum",
+    _sum,
+    _sum_vjp,
+    pattern="add distributes",
+    local_gradient=local("1", words="1 for every summed element"),
+)
 
 
 def _mean(xp, a, axis, keepdims):
@@ -508,7 +616,9 @@ def _mean_vjp(xp, g, saved, needs):
     return (_spread(xp, g / count, shape),)
 
 
-MEAN = register_gate("mean", _mean, _mean_vjp)
+MEAN = register_gate(
+    "mean", _mean, _mean_vjp, local_gradient=local("1/n", words="1/n for every averaged element")
+)
 
 
 def _first_extreme_mask(xp, a, axis, pick):
@@ -545,7 +655,13 @@ def _max_vjp(xp, g, saved, needs):
     return _route_to_first(xp, g, saved, xp.argmax)
 
 
-MAX = register_gate("max", _max, _max_vjp, pattern="max routes")
+MAX = register_gate(
+    "max",
+    _max,
+    _max_vjp,
+    pattern="max routes",
+    local_gradient=local("1 at the first largest element, else 0"),
+)
 
 
 def _min(xp, a, axis, keepdims):
@@ -558,7 +674,13 @@ def _min_vjp(xp, g, saved, needs):
     return _route_to_first(xp, g, saved, xp.argmin)
 
 
-MIN = register_gate("min", _min, _min_vjp, pattern="min routes")
+MIN = register_gate(
+    "min",
+    _min,
+    _min_vjp,
+    pattern="min routes",
+    local_gradient=local("1 at the first smallest element, else 0"),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -598,7 +720,14 @@ def _matmul_vjp(xp, g, saved, needs):
     return ga, gb
 
 
-MATMUL = register_gate("matmul", _matmul, _matmul_vjp)
+MATMUL = register_gate(
+    "matmul",
+    _matmul,
+    _matmul_vjp,
+    local_gradient=local(
+        "{b}^T", "{a}^T", inputs="a b", words="upstream @ b^T to a, a^T @ upstream to b"
+    ),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -616,7 +745,9 @@ def _reshape_vjp(xp, g, shape, needs):
     return (g.reshape(shape),)
 
 
-RESHAPE = register_gate("reshape", _reshape, _reshape_vjp)
+RESHAPE = register_gate(
+    "reshape", _reshape, _reshape_vjp, local_gradient=local("1", words="reshaped back")
+)
 
 
 def _transpose(xp, a, axes):
@@ -632,7 +763,9 @@ def _transpose_vjp(xp, g, axes, needs):
     return (xp.transpose(g, xp.argsort(xp.asarray([axis % g.ndim for axis in axes]))),)
 
 
-TRANSPOSE = register_gate("transpose", _transpose, _transpose_vjp)
+TRANSPOSE = register_gate(
+    "transpose", _transpose, _transpose_vjp, local_gradient=local("1", words="permuted back")
+)
 
 
 def _is_basic_index(index) -> bool:
@@ -657,7 +790,12 @@ def _getitem_vjp(xp, g, saved, needs):
     return (grad,)
 
 
-GETITEM = register_gate("getitem", _getitem, _getitem_vjp)
+GETITEM = register_gate(
+    "getitem",
+    _getitem,
+    _getitem_vjp,
+    local_gradient=local("1 where an element was taken, else 0"),
+)
 
 
 def _concatenate(xp, *arrays, axis):
@@ -673,7 +811,12 @@ def _concatenate_vjp(xp, g, saved, needs):
     return tuple(xp.split(g, bounds, axis=axis))
 
 
-CONCATENATE = register_gate("concatenate", _concatenate, _concatenate_vjp)
+CONCATENATE = register_gate(
+    "concatenate",
+    _concatenate,
+    _concatenate_vjp,
+    local_gradient=local("1", words="each input its own slice"),
+)
 
 
 def _stack(xp, *arrays, axis):
@@ -687,4 +830,6 @@ def _stack_vjp(xp, g, saved, needs):
     return tuple(xp.take(g, i, axis=axis) for i in range(count))
 
 
-STACK = register_gate("stack", _stack, _stack_vjp)
+STACK = register_gate(
+    "stack", _stack, _stack_vjp, local_gradient=local("1", words="each input its own slice")
+)

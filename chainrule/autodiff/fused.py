@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .elementary import ELU, GELU, LEAKY_RELU, RELU, SIGMOID, SOFTPLUS, TANH, sigmoid_values
-from .gates import Gate, register_gate
+from .gates import Gate, LocalGradient, local, register_gate
 
 # A weight gradient x^T g of at least this many numbers is computed ``x.T @ g``, a
 # smaller one ``x.T.dot(g)``.  Both give the same product; ``ndarray.dot`` skips matmul's
@@ -52,7 +52,18 @@ def _linear_vjp(xp, g, saved, needs):
     return gx, gw, gb
 
 
-LINEAR = register_gate("linear", _linear, _linear_vjp)
+LINEAR = register_gate(
+    "linear",
+    _linear,
+    _linear_vjp,
+    local_gradient=local(
+        "{U}^T",
+        "{x}^T",
+        "1",
+        inputs="x U b",
+        words="upstream @ U^T to x, x^T @ upstream to U, upstream summed over the batch to b",
+    ),
+)
 
 
 def _fuse_with_linear(activation: Gate) -> Gate:
@@ -88,7 +99,21 @@ def _fuse_with_linear(activation: Gate) -> Gate:
             (gz,) = act_vjp(xp, g, act_saved, (True,), out)
         return _linear_vjp(xp, gz, linear_saved, needs)
 
-    return register_gate(f"linear_{activation.name}", forward, vjp, vjp_out=activation.vjp_out)
+    return register_gate(
+        f"linear_{activation.name}",
+        forward,
+        vjp,
+        vjp_out=activation.vjp_out,
+        local_gradient=_fused_local_gradient(activation),
+    )
+
+
+def _fused_local_gradient(activation: Gate) -> LocalGradient:
+    """act(z), z = x @ U + b: the activation's local gradient times the linear gate's."""
+    act = activation.local_gradient.formula(0) if activation.local_gradient else "act'(z)"
+    act = act.replace("{", "").replace("}", "")
+    words = f"the activation's local gradient ({act}, at z = x @ U + b) times the linear gate's"
+    return local("{U}^T", "{x}^T", "1", inputs="x U b", words=words)
 
 
 # The activations a Linear layer fuses with, by name.
@@ -160,7 +185,10 @@ def _softmax_cross_entropy_vjp(xp, g, saved, needs):
 
 
 SOFTMAX_CROSS_ENTROPY = register_gate(
-    "softmax_cross_entropy", _softmax_cross_entropy, _softmax_cross_entropy_vjp
+    "softmax_cross_entropy",
+    _softmax_cross_entropy,
+    _softmax_cross_entropy_vjp,
+    local_gradient=local("w_i (softmax(z_i) - y_i)", inputs="z"),
 )
 
 
@@ -180,7 +208,10 @@ def _sigmoid_binary_cross_entropy_vjp(xp, g, saved, needs):
 
 
 SIGMOID_BINARY_CROSS_ENTROPY = register_gate(
-    "sigmoid_binary_cross_entropy", _sigmoid_binary_cross_entropy, _sigmoid_binary_cross_entropy_vjp
+    "sigmoid_binary_cross_entropy",
+    _sigmoid_binary_cross_entropy,
+    _sigmoid_binary_cross_entropy_vjp,
+    local_gradient=local("w_i (σ(z_i) - y_i)", inputs="z"),  # noqa: RUF001
 )
 
 
@@ -198,7 +229,14 @@ def _squared_error_vjp(xp, g, saved, needs):
     return grad, (-grad if needs[1] else None)
 
 
-SQUARED_ERROR = register_gate("squared_error", _squared_error, _squared_error_vjp)
+SQUARED_ERROR = register_gate(
+    "squared_error",
+    _squared_error,
+    _squared_error_vjp,
+    local_gradient=local(
+        "2 scale w_i ({y_hat} - {y})", "-2 scale w_i ({y_hat} - {y})", inputs="y_hat y"
+    ),
+)
 
 
 def _sum_of_squares(xp, *arrays, scale=1.0):
@@ -215,4 +253,9 @@ def _sum_of_squares_vjp(xp, g, saved, needs):
     return tuple(factor * a if need else None for a, need in zip(arrays, needs, strict=True))
 
 
-SUM_OF_SQUARES = register_gate("sum_of_squares", _sum_of_squares, _sum_of_squares_vjp)
+SUM_OF_SQUARES = register_gate(
+    "sum_of_squares",
+    _sum_of_squares,
+    _sum_of_squares_vjp,
+    local_gradient=local("2 scale {a}", inputs="a"),
+)

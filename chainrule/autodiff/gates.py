@@ -31,6 +31,7 @@ forward, but backpropagating through it raises :class:`NoGradientError` naming i
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Forward = Callable[..., tuple[Any, Any]]
@@ -39,6 +40,36 @@ VJP = Callable[..., tuple[Any, ...]]
 
 class NoGradientError(RuntimeError):
     """Backpropagation reached a gate that defines no local gradient."""
+
+
+@dataclass(frozen=True)
+class LocalGradient:
+    """A gate's local gradient as the notes write it: one formula per input.
+
+    ``formulas[i]`` is d(output)/d(input i), written with the letters ``inputs`` (the
+    gate's inputs, in order) and ``output`` (its output) in braces: the sigmoid gate's
+    is ``"(1 - {s}) * {s}"`` with ``inputs=("x",)``, ``output="s"``, which reads
+    (1 - s) s.  `` * `` is a product: written as juxtaposition in the formula and as
+    "x" between numbers once the values are put in.  A gate with any number of inputs
+    (concatenate) gives one formula for all of them.  ``words`` says it in words where
+    the notes do ("routes to the larger input").
+    """
+
+    formulas: tuple[str, ...]
+    inputs: tuple[str, ...] = ("x",)
+    output: str = "f"
+    words: str | None = None
+
+    def formula(self, position: int) -> str:
+        """The formula of input ``position`` (the only one for a gate of any arity)."""
+        return self.formulas[min(position, len(self.formulas) - 1)]
+
+
+def local(
+    *formulas: str, inputs: str = "x", output: str = "f", words: str | None = None
+) -> LocalGradient:
+    """``LocalGradient`` written briefly: ``inputs`` as space-separated letters."""
+    return LocalGradient(tuple(formulas), tuple(inputs.split()), output, words)
 
 
 class Gate:
@@ -55,9 +86,12 @@ class Gate:
 
     ``out`` is the parameter after the array (forward) or after ``needs`` (vjp), so the
     hot paths may pass it by position.
+
+    ``local_gradient`` is the vjp's formula as text (:class:`LocalGradient`), for the
+    explain trace; the engine never reads it.
     """
 
-    __slots__ = ("forward", "forward_out", "name", "pattern", "vjp", "vjp_out")
+    __slots__ = ("forward", "forward_out", "local_gradient", "name", "pattern", "vjp", "vjp_out")
 
     def __init__(
         self,
@@ -67,6 +101,7 @@ class Gate:
         pattern: str | None = None,
         forward_out: bool = False,
         vjp_out: bool = False,
+        local_gradient: LocalGradient | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -74,6 +109,7 @@ class Gate:
         self.pattern = pattern
         self.forward_out = forward_out
         self.vjp_out = vjp_out and vjp is not None
+        self.local_gradient = local_gradient
 
     def __repr__(self) -> str:
         return f"Gate({self.name!r})"
@@ -110,11 +146,13 @@ def register_gate(
     pattern: str | None = None,
     forward_out: bool = False,
     vjp_out: bool = False,
+    local_gradient: LocalGradient | None = None,
 ) -> Gate:
     """Add a gate to the table (``vjp=None`` makes a forward-only gate) and return it.
-    ``forward_out`` / ``vjp_out``: the functions take ``out=`` (see :class:`Gate`)."""
+    ``forward_out`` / ``vjp_out``: the functions take ``out=`` (see :class:`Gate`);
+    ``local_gradient``: the vjp's formula as text."""
     if name in GATES:
         raise ValueError(f"a gate named '{name}' is already registered")
-    gate = Gate(name, forward, vjp, pattern, forward_out, vjp_out)
+    gate = Gate(name, forward, vjp, pattern, forward_out, vjp_out, local_gradient)
     GATES[name] = gate
     return gate

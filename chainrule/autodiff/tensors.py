@@ -27,8 +27,9 @@ class Tensor:
     Attributes:
         data: the values, a NumPy (or NumPy-like) array.
         grad: d(output)/d(this tensor) after ``backward``: an array of ``data``'s shape,
-            or None.  Gradients accumulate across ``backward`` calls on leaf tensors;
-            reset with ``t.grad = None``.  Several ``grad`` arrays may share memory
+            or None.  Gradients accumulate across ``backward`` calls on leaf tensors
+            (and on gate nodes after :meth:`retain_grad`; other gate nodes keep
+            none); reset with ``t.grad = None``.  Several ``grad`` arrays may share memory
             (the add gate hands the same gradient to both inputs): replace them, do
             not modify them in place.  (An optimizer takes them with
             :func:`take_grads`, which says when the engine made one for this tensor
@@ -152,6 +153,19 @@ class Tensor:
     # ----------------------------------------------------------------------------------
     # Backward
     # ----------------------------------------------------------------------------------
+    def retain_grad(self) -> None:
+        """Keep this intermediate node's gradient in ``grad`` during backward, as a
+        leaf's (PyTorch's ``retain_grad``): for q = x + y, f = q * z, after
+        ``q.retain_grad(); f.backward()``, q.grad = df/dq = z.  Without it, a gate
+        node's ``grad`` stays None.  No-op on a leaf; RuntimeError on a tensor that
+        does not require gradients."""
+        _backward.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this (non-leaf) tensor."""
+        return _backward.retains_grad(self)
+
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Backpropagate from this tensor: every leaf that requires grad receives
         d(self)/d(leaf), multiplied by ``gradient``, added to its ``grad``.

@@ -3,8 +3,10 @@ turned into a graph of chainrule gates.
 
 Python's ``ast`` parses the text; a whitelist then accepts only numbers, variable names,
 ``+ - * / **``, unary minus and calls to a few known functions.  Anything else is
-refused with a message that points at the offending part.  Nothing is ever evaluated
-by Python: no ``eval``, no ``exec``, no attribute or name lookup.
+refused with a message that points at the offending part, and names the fix where a
+student's habit is the cause: ``x^2`` (write ``x**2``), ``2x`` or ``(x + y)z`` (write the
+``*``).  A leading ``f =`` names the output.  Nothing is ever evaluated by Python: no
+``eval``, no ``exec``, no attribute or name lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +73,7 @@ class Expression:
     text: str
     tree: ast.expr
     variables: list[str] = field(default_factory=list)
+    output_name: str | None = None
 
     def rewritten(self, gates: str) -> ast.expr:
         """The tree with sigmoid folded into one gate (compact) or expanded into
@@ -83,8 +87,12 @@ class Expression:
         return self.tree
 
 
+_OUTPUT_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)")
+
+
 def parse(text: str) -> Expression:
-    """Parse and validate ``text``; raise ExpressionError pointing at what is refused."""
+    """Parse and validate ``text``; raise ExpressionError pointing at what is refused.
+    A leading ``NAME =`` (``f = x + y``) names the output node."""
     if not isinstance(text, str):
         raise ExpressionError(f"an expression is text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -95,19 +103,91 @@ def parse(text: str) -> Expression:
         raise ExpressionError("an expression is one line")
     if not text.strip():
         raise ExpressionError("the expression is empty")
+    output_name = None
+    named = _OUTPUT_NAME.match(text)
+    if named:
+        output_name = named.group(1)
+        text = text[named.end() :]
+        if not text.strip():
+            raise ExpressionError(f"nothing after '{output_name} =': write the expression")
     stripped = text.strip()
     try:
         module = ast.parse(stripped, mode="eval")
     except SyntaxError as error:
-        offset = max((error.offset or 1) - 1, 0)
-        raise ExpressionError(
-            f"not a valid expression: {error.msg}\n  {stripped}\n  {' ' * offset}^"
-        ) from None
+        raise _syntax_error(stripped, error) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("the expression is nested too deeply") from None
     validator = _Validator(stripped)
     validator.check(module.body, depth=0)
-    return Expression(stripped, module.body, validator.variables)
+    if output_name is not None:
+        _check_output_name(output_name, validator.variables)
+    return Expression(stripped, module.body, validator.variables, output_name)
+
+
+def _check_output_name(name: str, variables: list[str]) -> None:
+    if name.startswith("_") or not name.isascii():
+        raise ExpressionError(
+            f"the output name '{name}' must be a plain ASCII name, not starting with _"
+        )
+    if name in FUNCTIONS:
+        raise ExpressionError(f"the output name '{name}' is a function's name; choose another")
+    if name in variables:
+        raise ExpressionError(
+            f"the output name '{name}' is also a variable of the expression; choose another"
+        )
+
+
+# A number or a name, or any other single character: enough to spot implicit products.
+_TOKEN = re.compile(
+    r"(?P<number>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)|(?P<other>\S)"
+)
+
+
+def implicit_products(text: str) -> list[int]:
+    """Where a * is missing between two factors: the offsets of the second factor in
+    ``2x``, ``(x + y)z``, ``(x + 1)(x - 1)``, ``2(x + 1)``, ``x y``."""
+    positions = []
+    previous = None
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        token = match.group()
+        ends_factor = previous in ("number", "name", ")")
+        starts_factor = kind in ("number", "name") or token == "("
+        if ends_factor and starts_factor and not (previous == "name" and token == "("):
+            positions.append(match.start())
+        previous = kind if kind != "other" else token
+    return positions
+
+
+def _with_products(text: str) -> str | None:
+    """``text`` with a * at each implicit product, if there are any and it then parses."""
+    positions = implicit_products(text)
+    fixed = text
+    for position in reversed(positions):
+        fixed = fixed[:position].rstrip() + "*" + fixed[position:]
+    return fixed if positions and _parses(fixed) else None
+
+
+def _syntax_error(text: str, error: SyntaxError) -> ExpressionError:
+    """Python's syntax error, with the fix where the text has implicit products."""
+    fixed = _with_products(text)
+    if fixed is not None:
+        positions = implicit_products(text)
+        where = ", ".join(f"column {p + 1}" for p in positions)
+        caret = "".join("^" if i in positions else " " for i in range(max(positions) + 1))
+        return ExpressionError(
+            f"a product needs its * ({where}): write {fixed}\n  {text}\n  {caret}"
+        )
+    offset = max((error.offset or 1) - 1, 0)
+    return ExpressionError(f"not a valid expression: {error.msg}\n  {text}\n  {' ' * offset}^")
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return False
+    return True
 
 
 class _Validator:
@@ -130,6 +210,12 @@ class _Validator:
         elif isinstance(node, ast.Name):
             self.check_name(node)
         elif isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitXor):
+                raise self.refuse(
+                    node,
+                    "^ is not a power here (in Python it is bitwise xor): write ** for powers, "
+                    f"as in {self.text.replace('^', '**')}",
+                )
             if type(node.op) not in OPERATORS:
                 raise self.refuse(
                     node, f"the operator {type(node.op).__name__} is not allowed; use + - * / **"
@@ -174,14 +260,21 @@ class _Validator:
             self.variables.append(name)
 
     def check_call(self, node: ast.Call, depth: int) -> None:
+        if isinstance(node.func, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)):
+            fixed = _with_products(self.text)  # 2(x + 1), (x + 1)(x - 1): a missing *
+            if fixed is not None:
+                raise self.refuse(node, f"a product needs its *: write {fixed}")
         if not isinstance(node.func, ast.Name):
             raise self.refuse(
                 node.func, "only the known functions can be called: " + ", ".join(FUNCTIONS)
             )
         name = node.func.id
         if name not in FUNCTIONS:
+            product = ""
+            if len(name) <= 3 and not name.startswith("_") and len(node.args) == 1:
+                product = f"; for a product write {name} * (...)"
             raise self.refuse(
-                node.func, f"unknown function '{name}'; known: {', '.join(FUNCTIONS)}"
+                node.func, f"unknown function '{name}'{product}; known: {', '.join(FUNCTIONS)}"
             )
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.refuse(node, f"{name}() takes plain arguments only")

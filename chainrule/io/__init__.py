@@ -1,7 +1,7 @@
 """Files: safe model files (safetensors + JSON, never pickle), CSV tables, ONNX export,
 and atomic writes."""
 
-from .files import check_writable, open_atomic, write_atomic
+from .files import check_not_an_input, check_writable, open_atomic, write_atomic
 from .model_file import ModelFileError, load, load_weights, read_file, save, save_weights
 from .onnx_export import Exportable, ExportSpec, export_onnx
 
@@ -9,6 +9,7 @@ __all__ = [
     "ExportSpec",
     "Exportable",
     "ModelFileError",
+    "check_not_an_input",
     "check_writable",
     "export_onnx",
     "load",

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .interrupts import deferred_interrupts
+
 MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
 CHUNK_ROWS = 8192
 
@@ -26,13 +28,15 @@ class CsvError(ValueError):
 
 @dataclass
 class Chunk:
-    """Rows of a CSV file: features (float64), raw target strings, their line numbers and
-    which rows hold a missing feature (only when missing values are allowed)."""
+    """Rows of a CSV file: features (float64), raw target strings, their line numbers,
+    which rows hold a missing feature (only when missing values are allowed) and the
+    cells of the columns asked to be kept, as they are in the file."""
 
     features: np.ndarray
     target: np.ndarray | None
     lines: np.ndarray
     missing: np.ndarray
+    kept: np.ndarray | None = None
 
 
 @dataclass
@@ -42,6 +46,23 @@ class Table:
     features: np.ndarray
     target: np.ndarray | None
     dropped_lines: list[int]
+    lines: np.ndarray | None = None  # each kept row's line in the file
+
+    def numeric_target(self, path: str | os.PathLike, why: str) -> np.ndarray:
+        """The target column as numbers, or a CsvError naming the file, the column, the
+        first value that is not a number and its line, and ``why`` a number is needed."""
+        assert self.target is not None
+        try:
+            return self.target.astype(np.float64)
+        except ValueError:
+            pass
+        for value, line in zip(self.target, self.lines, strict=True):
+            if not _is_number(value):
+                raise CsvError(
+                    f"{path}: column '{self.target_name}' holds '{value}' at line {line}, "
+                    f"which is not a number; {why}"
+                )
+        raise CsvError(f"{path}: cannot read column '{self.target_name}' as numbers")
 
 
 def _open(path: Path):
@@ -63,7 +84,39 @@ def _is_number(text: str) -> bool:
 def read_header(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     with _open(path) as handle:
-        return _header(csv.reader(handle), path)
+        return _header(_reader(handle), path)
+
+
+def _reader(handle):
+    """A CSV reader that refuses malformed quoting (an unterminated quote would otherwise
+    swallow the rest of the file into one cell)."""
+    return csv.reader(handle, strict=True)
+
+
+def _unreadable(path: Path, line: int, error: Exception) -> CsvError:
+    """The error for a line the csv module or the UTF-8 decoder refused.  The decoder reads
+    ahead in blocks, so its line is found again by decoding the file line by line."""
+    if isinstance(error, UnicodeDecodeError):
+        line, error = _first_line_not_utf8(path) or (line, error)
+        if isinstance(error, UnicodeDecodeError):
+            byte = error.object[error.start : error.start + 1].hex()
+            return CsvError(
+                f"{path}: line {line} is not UTF-8 text (byte 0x{byte} at position "
+                f"{error.start + 1}); save the file as UTF-8"
+            )
+    if "unexpected end of data" in str(error):
+        return CsvError(f"{path}: line {line} opens a quoted cell that is never closed")
+    return CsvError(f"{path}: cannot read line {line} ({error})")
+
+
+def _first_line_not_utf8(path: Path) -> tuple[int, UnicodeDecodeError] | None:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                return number, error
+    return None
 
 
 def _header(reader, path: Path) -> list[str]:
@@ -72,7 +125,7 @@ def _header(reader, path: Path) -> list[str]:
     except StopIteration:
         raise CsvError(f"{path}: the file is empty") from None
     except (csv.Error, UnicodeDecodeError) as error:
-        raise CsvError(f"{path}: cannot read line 1 ({error})") from None
+        raise _unreadable(path, 1, error) from None
     names = [name.strip() for name in header]
     if not any(names):
         raise CsvError(f"{path}: line 1 is empty; it should name the columns")
@@ -86,6 +139,17 @@ def _header(reader, path: Path) -> list[str]:
     if duplicates:
         raise CsvError(f"{path}: the header names a column twice: {', '.join(duplicates)}")
     return names
+
+
+def check_columns_exist(path: Path, header: list[str], names: Sequence[str], role: str) -> None:
+    """A CsvError naming every column of ``names`` the file lacks, and the columns it has;
+    ``role`` says what they were named for (e.g. "to keep")."""
+    unknown = [name for name in names if name not in header]
+    if unknown:
+        raise CsvError(
+            f"{path}: no column {', '.join(repr(n) for n in unknown)} {role}; "
+            f"the columns are: {', '.join(header)}"
+        )
 
 
 def resolve_columns(
@@ -125,24 +189,32 @@ def iter_chunks(
     allow_missing: bool = False,
     chunk_rows: int = CHUNK_ROWS,
     ignore: Sequence[str] = (),
+    keep: Sequence[str] = (),
 ) -> Iterator[tuple[list[str], Chunk]]:
     """Yield (feature names, Chunk) for successive blocks of rows.
 
     Non-numeric feature values are an error naming the column and line; missing values
     (empty, NaN, NA, ...) are an error too, unless ``allow_missing``, when such rows are
     flagged in ``Chunk.missing`` (features NaN) for the caller to drop or skip.  Columns
-    named in ``ignore`` may be present and are not read.
+    named in ``ignore`` may be present and are not read; the cells of the columns named
+    in ``keep`` (which must be present) are passed through as text in ``Chunk.kept``.
     """
     path = Path(path)
     with _open(path) as handle:
-        reader = csv.reader(handle)
+        reader = _reader(handle)
         header = _header(reader, path)
-        feature_index, target_index = resolve_columns(path, header, target, feature_names, ignore)
+        check_columns_exist(path, header, keep, "to keep")
+        feature_index, target_index = resolve_columns(
+            path, header, target, feature_names, [*ignore, *keep]
+        )
+        keep_index = [header.index(name) for name in keep]
         names = [header[i] for i in feature_index]
         rows: list[list[str]] = []
         lines: list[int] = []
+        read_up_to = reader.line_num  # the last line of the last complete record
         try:
             for row in reader:
+                read_up_to = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
                 if len(row) != len(header):
@@ -153,23 +225,20 @@ def iter_chunks(
                 rows.append(row)
                 lines.append(reader.line_num)
                 if len(rows) == chunk_rows:
-                    yield (
-                        names,
-                        _convert(
-                            path, header, rows, lines, feature_index, target_index, allow_missing
-                        ),
-                    )
+                    yield names, _convert(path, header, rows, lines, feature_index, target_index,
+                                          allow_missing, keep_index)  # fmt: skip
                     rows, lines = [], []
         except (csv.Error, UnicodeDecodeError) as error:
-            raise CsvError(f"{path}: cannot read line {reader.line_num + 1} ({error})") from None
+            # the record that failed starts on the line after the last one read whole
+            raise _unreadable(path, read_up_to + 1, error) from None
         if rows:
-            yield (
-                names,
-                _convert(path, header, rows, lines, feature_index, target_index, allow_missing),
-            )
+            yield names, _convert(path, header, rows, lines, feature_index, target_index,
+                                  allow_missing, keep_index)  # fmt: skip
 
 
-def _convert(path, header, rows, lines, feature_index, target_index, allow_missing) -> Chunk:
+def _convert(
+    path, header, rows, lines, feature_index, target_index, allow_missing, keep_index=()
+) -> Chunk:
     cells = np.array(rows, dtype=str)
     text = np.char.strip(cells[:, feature_index])
     missing_cells = np.isin(np.char.lower(text), list(MISSING))
@@ -197,7 +266,8 @@ def _convert(path, header, rows, lines, feature_index, target_index, allow_missi
             f"{path}: column '{column}' has a missing value ({shown}) at line {lines[row]}; "
             "pass --drop-missing to skip rows with missing values"
         )
-    return Chunk(features, target, np.asarray(lines), missing_rows)
+    kept = cells[:, list(keep_index)] if keep_index else None
+    return Chunk(features, target, np.asarray(lines), missing_rows, kept)
 
 
 def _raise_first_non_number(path, header, text, missing_cells, lines, feature_index):
@@ -218,15 +288,19 @@ def read_table(
     drop_missing: bool = False,
 ) -> Table:
     """The whole file as arrays; rows with missing values are dropped if ``drop_missing``."""
-    features, targets, dropped = [], [], []
+    features, targets, dropped, lines = [], [], [], []
     names: list[str] = []
-    for chunk_names, chunk in iter_chunks(path, target, feature_names, allow_missing=drop_missing):
-        names = chunk_names
-        keep = ~chunk.missing
-        dropped.extend(int(line) for line in chunk.lines[chunk.missing])
-        features.append(chunk.features[keep])
-        if chunk.target is not None:
-            targets.append(chunk.target[keep])
+    chunks = iter_chunks(path, target, feature_names, allow_missing=drop_missing)
+    with deferred_interrupts() as check_interrupts:
+        for chunk_names, chunk in chunks:
+            check_interrupts()
+            names = chunk_names
+            keep = ~chunk.missing
+            dropped.extend(int(line) for line in chunk.lines[chunk.missing])
+            features.append(chunk.features[keep])
+            lines.append(chunk.lines[keep])
+            if chunk.target is not None:
+                targets.append(chunk.target[keep])
     if not features or sum(len(f) for f in features) == 0:
         what = (
             "no rows left after dropping those with missing values" if dropped else "no data rows"
@@ -238,4 +312,5 @@ def read_table(
         features=np.concatenate(features),
         target=np.concatenate(targets) if targets else None,
         dropped_lines=dropped,
+        lines=np.concatenate(lines),
     )

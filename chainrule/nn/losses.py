@@ -7,6 +7,7 @@ sigmoid) is computed on the network's logits when the network ends in that layer
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..autodiff.chain import AnyLink, value_and_grad_of_chain
 from ..autodiff.mode import state
 from . import functional as F
 from .functional import LossInputError
+from .layers import make_activation
 
 
 class Loss:
@@ -145,14 +147,85 @@ LOSSES: dict[str, Callable[[], Loss]] = {
 }
 
 
-def get_loss(loss: str | Loss) -> Loss:
+class FunctionLoss(Loss):
+    """A loss given as a function ``fn(prediction, target[, sample_weight]) -> scalar
+    Tensor`` on the network's outputs (after its output layer), differentiated through
+    the graph the function records."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+        self.takes_weights = _takes_a_third_argument(fn)
+
+    def __call__(self, prediction, target, sample_weight=None):
+        if sample_weight is None:
+            value = self.fn(prediction, target)
+        elif self.takes_weights:
+            value = self.fn(prediction, target, sample_weight)
+        else:
+            raise TypeError(
+                f"loss {self.name}(prediction, target) takes no sample_weight: give it a "
+                "third parameter, loss(prediction, target, sample_weight)"
+            )
+        if not isinstance(value, Tensor) or value.size != 1:
+            got = f"shape {value.shape}" if isinstance(value, Tensor) else type(value).__name__
+            raise LossInputError(
+                f"loss {self.name} must return a one-element Tensor (its mean over the "
+                f"batch, say), got {got}"
+            )
+        return value.reshape(())
+
+    def check_targets(self, target: Any, n_outputs: int, dtype: Any) -> None:
+        """Nothing to check ahead: what the function accepts is its own business, and
+        it sees the targets batch by batch (the first batch fails at once)."""
+
+    def __repr__(self) -> str:
+        return f"FunctionLoss({self.name})"
+
+
+def _takes_a_third_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return True
+    return sum(p.kind in positional for p in parameters) >= 3
+
+
+# the library's functional losses, taken with their fused, stable form (on logits)
+_FUNCTIONAL_LOSSES: tuple[tuple[Callable[..., Tensor], Callable[[], Loss]], ...] = (
+    (F.cross_entropy, CrossEntropyLoss),
+    (F.binary_cross_entropy_with_logits, BCEWithLogitsLoss),
+    (F.binary_cross_entropy, BCELoss),
+    (F.mse, MSELoss),
+    (F.nll, NLLLoss),
+)
+
+
+def get_loss(loss: str | Loss | Callable[..., Tensor]) -> Loss:
+    """The Loss for ``loss``: a Loss as it is; a name from ``LOSSES``; one of the
+    library's functional losses (``F.cross_entropy``, ...) as its Loss, with the fused
+    form; any other callable ``loss(prediction, target[, sample_weight])`` as a
+    :class:`FunctionLoss` on the network's outputs."""
     if isinstance(loss, Loss):
         return loss
-    try:
-        return LOSSES[loss]()
-    except KeyError:
-        known = ", ".join(sorted(LOSSES))
-        raise ValueError(f"unknown loss '{loss}'; known: {known}") from None
+    if isinstance(loss, str):
+        try:
+            return LOSSES[loss]()
+        except KeyError:
+            known = ", ".join(sorted(LOSSES))
+            raise ValueError(f"unknown loss '{loss}'; known: {known}") from None
+    if callable(loss):
+        for function, library_loss in _FUNCTIONAL_LOSSES:
+            if loss is function:
+                return library_loss()
+        return FunctionLoss(loss)
+    raise TypeError(
+        "loss must be a name, a Loss, or a function loss(prediction, target"
+        f"[, sample_weight]); got {type(loss).__name__}"
+    )
 
 
 def final_layer(model: Any) -> str | None:
@@ -180,20 +253,25 @@ def _logits_function(model: Any) -> Callable[[Any], Tensor]:
     return logits
 
 
-def objective(model: Any, loss: str | Loss) -> Callable[..., Tensor]:
-    """``f(x, y, sample_weight=None) -> loss`` for ``model``: fused losses read the
-    logits before a matching output layer; an identity output is taken as logits."""
+def objective(model: Any, loss: str | Loss | Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``f(x, y, sample_weight=None, keep=None) -> loss`` for ``model``: fused losses
+    read the logits before a matching output layer; an identity output is taken as
+    logits.  ``keep``, a list, is given the prediction the loss took, as an array (see
+    :func:`outputs_of_predictions`)."""
     loss = get_loss(loss)
     forward = _logits_function(model) if _reads_logits(model, loss) else model
 
-    def compute(x: Any, y: Any, sample_weight: Any = None) -> Tensor:
-        return loss(forward(x), y, sample_weight)
+    def compute(x: Any, y: Any, sample_weight: Any = None, keep: list[Any] | None = None) -> Tensor:
+        prediction = forward(x)
+        if keep is not None:
+            keep.append(prediction.data)
+        return loss(prediction, y, sample_weight)
 
     return compute
 
 
 def value_and_grad(
-    model: Any, loss: str | Loss, targets_checked: bool = False
+    model: Any, loss: str | Loss | Callable[..., Tensor], targets_checked: bool = False
 ) -> Callable[..., float]:
     """``f(x, y, sample_weight=None, grad_scale=1.0) -> float``: the loss of ``model``
     on a batch, with ``grad_scale`` times the gradient of every parameter added to its
@@ -216,7 +294,13 @@ def value_and_grad(
 
     ``targets_checked=True`` is for a caller that has run ``loss.check_targets`` on all
     the targets it will pass (``fit`` does, before the first batch): the chain then
-    skips the per-batch pass over the targets' values.  Shapes are still checked."""
+    skips the per-batch pass over the targets' values.  Shapes are still checked.
+
+    ``keep``, a list, is given the batch's prediction as the loss took it (an array):
+    the model's logits when the loss reads them, else its outputs.  It comes from the
+    forward pass the gradients need, at no extra cost; :func:`outputs_of_predictions`
+    turns it into what the model outputs.  (A training loop computes its training
+    metrics from it.)"""
     loss = get_loss(loss)
     logits = _reads_logits(model, loss)
     compute = objective(model, loss)
@@ -225,7 +309,11 @@ def value_and_grad(
     penalized = type(loss).penalty is not Loss.penalty
 
     def loss_and_gradients(
-        x: Any, y: Any, sample_weight: Any = None, grad_scale: float = 1.0
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        grad_scale: float = 1.0,
+        keep: list[Any] | None = None,
     ) -> float:
         chain = None
         if (
@@ -236,7 +324,7 @@ def value_and_grad(
         ):
             chain = model.chain(x, logits=logits)
         if chain is None:
-            value = compute(x, y, sample_weight)
+            value = compute(x, y, sample_weight, keep)
             value.backward(grad_scale)
             return value.item()
         array, links, shape = chain
@@ -245,11 +333,11 @@ def value_and_grad(
         last = link(shape, array.dtype, y, sample_weight, targets_checked)
         extra = loss.penalty(shape[0], sample_weight) if penalized else None
         if extra is None:
-            return value_and_grad_of_chain(array, links, last, grad_scale)
+            return value_and_grad_of_chain(array, links, last, grad_scale, keep)
         # the graph of (loss + penalty) reaches the penalty first: so does this, so that
         # each parameter's gradient is summed in the same order, to the same bits
         extra.backward(grad_scale)
-        value = value_and_grad_of_chain(array, links, last, grad_scale)
+        value = value_and_grad_of_chain(array, links, last, grad_scale, keep)
         return float(np.asarray(value, dtype=extra.data.dtype) + extra.data)
 
     return loss_and_gradients
@@ -274,3 +362,20 @@ def _reads_logits(model: Any, loss: Loss) -> bool:
             f"this network ends in {last}"
         )
     return False
+
+
+def outputs_of_predictions(model: Any, loss: str | Loss) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(predictions) -> outputs``: the model's outputs from the predictions that
+    :func:`value_and_grad` keeps (``keep=``).  When the loss reads logits, the output
+    layer it fuses with (softmax, sigmoid) is applied to them; otherwise the predictions
+    are the outputs already."""
+    loss = get_loss(loss)
+    if not _reads_logits(model, loss):
+        return lambda predictions: predictions
+    output_layer = make_activation(loss.fuses)
+
+    def outputs(logits: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return output_layer(logits).data
+
+    return outputs

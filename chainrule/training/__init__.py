@@ -1,5 +1,6 @@
 """Training: batches, the fit loop, callbacks, metrics and the progress display."""
 
+from ..errors import TrainingDiverged
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -21,6 +22,7 @@ __all__ = [
     "LearningRateScheduler",
     "ModelCheckpoint",
     "TerminateOnNaN",
+    "TrainingDiverged",
     "TrainingState",
     "accuracy",
     "evaluate_loss",

@@ -148,7 +148,12 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop as soon as a batch loss is NaN or inf."""
+    """Stop as soon as a batch loss is NaN or inf (or a parameter is, at an epoch's
+    end), and let fit return with ``history.terminated_on_nan``: without this callback
+    fit raises TrainingDiverged.  Either way the failing batch's gradients are not
+    applied."""
+
+    stops_on_divergence = True  # read by fit
 
     def on_batch_end(self, state, batch, loss):
         if not math.isfinite(loss):

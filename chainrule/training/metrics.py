@@ -51,6 +51,16 @@ def r2_score(y_true: np.ndarray, y_output: np.ndarray) -> float:
     return float(scores.mean())
 
 
+def rmse_in_units(scale: float) -> Metric:
+    """The root mean squared error of a network trained on the standardised target
+    (y - mean) / scale, in the target's own units: scale * sqrt((1/N) sum (y - y_hat)^2)."""
+
+    def rmse(y_true: np.ndarray, y_output: np.ndarray) -> float:
+        return float(scale * np.sqrt(mean_squared_error(y_true, y_output)))
+
+    return rmse
+
+
 METRICS: dict[str, Metric] = {
     "accuracy": accuracy,
     "mae": mean_absolute_error,

@@ -1,6 +1,7 @@
 """What fit() shows while it trains: a rich progress bar per epoch (verbose=1), one line
 per epoch (verbose=2) or nothing (verbose=0).  Output goes to stderr, leaving stdout to
-the program's results."""
+the program's results.  The bar is drawn only on a terminal: in a pipe or a log file
+verbose=1 writes the epoch lines alone, plain text without control codes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def format_logs(logs: dict[str, float]) -> str:
 class ProgressDisplay:
     def __init__(self, verbose: int, epochs: int, batches: int) -> None:
         self.verbose, self.epochs, self.batches = verbose, epochs, batches
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
         self.progress: Progress | None = None
         self.task = None
         self.epoch_start = 0.0
@@ -27,7 +28,7 @@ class ProgressDisplay:
     def start_epoch(self, epoch: int) -> None:
         self.epoch_start = time.perf_counter()
         self.samples, self.loss_sum = 0, 0.0
-        if self.verbose != 1:
+        if self.verbose != 1 or not self.console.is_terminal:
             return
         self.progress = Progress(
             TextColumn(f"epoch {epoch}/{self.epochs}"),
@@ -61,9 +62,7 @@ class ProgressDisplay:
         if self.verbose >= 1:
             seconds = time.perf_counter() - self.epoch_start
             self.console.print(
-                f"epoch {epoch}/{self.epochs}  {format_logs(logs)}  ({seconds:.2f}s)",
-                highlight=False,
-                soft_wrap=True,
+                f"epoch {epoch}/{self.epochs}  {format_logs(logs)}  ({seconds:.2f}s)"
             )
 
     def close(self) -> None:
@@ -73,4 +72,4 @@ class ProgressDisplay:
 
     def note(self, message: str) -> None:
         if self.verbose:
-            self.console.print(message, highlight=False, soft_wrap=True)
+            self.console.print(message)

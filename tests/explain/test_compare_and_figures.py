@@ -40,12 +40,12 @@ def test_activation_plot_and_engine_derivatives(tmp_path):
     s, ds = activation_and_derivative("sigmoid", x)
     np.testing.assert_allclose(ds, s * (1 - s), rtol=1e-12)
     plot_activations(tmp_path / "a.png")
-    assert png_size(tmp_path / "a.png") == (1400, 640)
+    assert png_size(tmp_path / "a.png") == (1600, 800)
 
 
 def test_loss_plot(tmp_path):
     plot_losses(tmp_path / "l.png")
-    assert png_size(tmp_path / "l.png") == (1100, 420)
+    assert png_size(tmp_path / "l.png") == (1800, 460)
     plot_losses(tmp_path / "l.svg")
     assert b"<svg" in (tmp_path / "l.svg").read_bytes()[:500]
 
@@ -58,8 +58,8 @@ def test_toy_data_sets_are_balanced_two_class(dataset):
 
 def test_boundary_plot_learns_moons(tmp_path):
     result = plot_boundary(tmp_path / "b.png", "moons", (8, 8), "tanh", epochs=150)
-    assert result["accuracy"] > 0.95
-    assert png_size(tmp_path / "b.png") == (1100, 450)
+    assert result.train_accuracy > 0.95 and result.test_accuracy > 0.95
+    assert png_size(tmp_path / "b.png") == (1200, 520)
 
 
 def test_boundary_gif_has_frames(tmp_path):

@@ -27,7 +27,11 @@ HOSTILE = [
     ("x and y", "boolean"),
     ("exp", "is a function"),
     ("x; y", "not a valid expression"),
-    ("x = 1", "not a valid expression"),
+    ("x = y = 1", "not a valid expression"),
+    ("x += 1", "not a valid expression"),
+    ("f = ", "nothing after 'f ='"),
+    ("f = f * 2", "also a variable"),
+    ("_f = x", "plain ASCII name"),
     ("1e400 * x", "finite"),
     ("(x := 2)", "assignment"),
     ("x @ y", "operator MatMult"),
@@ -36,6 +40,11 @@ HOSTILE = [
     ("f'{x}'", "string"),
     ("exp(*x)", "plain arguments"),
     ("", "empty"),
+    ("f = __import__('os').system('id')", "only the known functions can be called"),
+    ("f = eval('1')", "unknown function 'eval'; known"),
+    ("__f = x", "plain ASCII name"),
+    ("f = x; y", "not a valid expression"),
+    ("f = x.__class__", "attribute access"),
     ("x\n+ y", "one line"),
 ]
 
@@ -81,3 +90,57 @@ def test_values_must_match_the_variables():
         build(parse("x * z"), {"x": 1.0})
     with pytest.raises(ExpressionError, match="not in the expression: w"):
         build(parse("x * z"), {"x": 1.0, "z": 2.0, "w": 3.0})
+
+
+@pytest.mark.parametrize(
+    ("text", "fix", "column"),
+    [
+        ("x^2", "write ** for powers, as in x**2", None),
+        ("2x + 1", "write 2*x + 1", "column 2"),
+        ("(x + y)z", "write (x + y)*z", "column 8"),
+        ("x y", "write x*y", "column 3"),
+        ("(x + 1)(x - 1)", "write (x + 1)*(x - 1)", None),
+        ("2(x + 1)", "write 2*(x + 1)", None),
+    ],
+)
+def test_a_students_habit_gets_the_fix_named(text, fix, column):
+    with pytest.raises(ExpressionError) as error:
+        parse(text)
+    message = str(error.value)
+    assert fix in message.splitlines()[0]
+    if column:
+        assert column in message
+    lines = message.splitlines()
+    if column:  # the caret points at the factor that needs its *
+        assert lines[2][2:].index("^") == int(column.split()[1]) - 1
+    assert "BitXor" not in message and "invalid decimal literal" not in message
+
+
+def test_the_suggested_fix_parses_to_the_intended_expression():
+    for text, intended in (("2x + 1", "2*x + 1"), ("(x + y)z", "(x + y)*z"), ("x^2", "x**2")):
+        with pytest.raises(ExpressionError) as error:
+            parse(text)
+        assert intended in str(error.value)
+        parse(intended)
+
+
+def test_a_leading_name_equals_names_the_output():
+    expression = parse("f = x + y")
+    assert expression.output_name == "f" and expression.text == "x + y"
+    assert expression.variables == ["x", "y"]
+    assert parse("loss=(x - 1)**2").output_name == "loss"
+    assert parse("x + y").output_name is None
+
+
+def test_an_unknown_function_of_one_argument_suggests_a_product():
+    with pytest.raises(ExpressionError, match=r"for a product write x \* \(\.\.\.\)"):
+        parse("x(y + 1)")
+
+
+def test_cli_parse_errors_are_one_line_with_the_fix(run_cli_raw):
+    for text, fix in (("x^2", "x**2"), ("2x + 1", "2*x + 1"), ("(x + y)z", "(x + y)*z")):
+        result = run_cli_raw("explain", text, "--at", "x=1,y=2" if "y" in text else "x=1")
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and fix in result.stderr
+    result = run_cli_raw("explain", "f = x + y", "--at", "x=1,y=2")
+    assert result.returncode == 0 and "f = x + y" in result.stdout

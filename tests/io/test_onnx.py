@@ -11,9 +11,15 @@ from chainrule.io import ExportSpec, export_onnx
 from chainrule.tabular import TabularModel, TrainOptions
 
 
-def run_onnx(path, X):
+def run_onnx(path, X, output=None):
+    """The named output (by default the only one besides a label) for the rows X, fed in
+    the dtype the graph declares."""
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(["output"], {"input": X.astype(np.float32)})[0]
+    (features,) = session.get_inputs()
+    dtype = np.float64 if features.type == "tensor(double)" else np.float32
+    if output is None:
+        (output,) = [o.name for o in session.get_outputs() if o.name != "label"]
+    return session.run([output], {features.name: np.asarray(X).astype(dtype)})[0]
 
 
 @pytest.mark.parametrize(
