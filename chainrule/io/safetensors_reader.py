@@ -120,6 +120,8 @@ def _open_regular(path: Path) -> Iterator[tuple[BinaryIO, int]]:
         raise ModelFileError(f"{path}: is a folder, not a model file") from None
     except OSError as error:
         raise ModelFileError(f"{path}: cannot be read ({error.strerror})") from None
+    except ValueError as error:  # a NUL byte in the name
+        raise ModelFileError(f"{short(str(path))}: not a file name ({error})") from None
     with os.fdopen(fd, "rb") as stream:
         status = os.fstat(fd)
         _refuse_special(status.st_mode, path)

@@ -184,3 +184,8 @@ def test_a_network_that_does_not_fit_in_memory_is_a_model_file_error(tmp_path, m
     count = model.num_parameters()
     with pytest.raises(ModelFileError, match=f"model.safetensors: its network of {count} param"):
         cr.load(tmp_path / "model.safetensors")
+
+
+def test_a_name_with_a_nul_byte_is_a_model_file_error():
+    with pytest.raises(ModelFileError, match="not a file name"):
+        cr.load("model\x00.safetensors")
