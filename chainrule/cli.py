@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._version import __version__
-from .errors import MissingExtraError
+from .errors import MissingExtraError, ModelFileError
 from .evaluation import EvaluationReport, RegressionReport
 from .io.interrupts import Terminated, sigterm_raises
 from .nn import StateDictError
@@ -522,7 +522,14 @@ FIGURE_LABELS = {
 def _load_model(path: str):
     from .tabular import TabularModel
 
-    return TabularModel.load(path)
+    try:
+        return TabularModel.load(path)
+    except ModelFileError as error:
+        if not error.text:
+            raise
+        raise ModelFileError(
+            f"{error}; the first argument is the model file (what chainrule train writes)"
+        ) from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:

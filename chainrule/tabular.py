@@ -37,6 +37,7 @@ from .io.csv_table import (
     resolve_columns,
 )
 from .io.interrupts import deferred_interrupts
+from .io.safetensors_reader import short
 from .nn import MLP
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
@@ -589,12 +590,19 @@ class TabularModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TabularModel:
-        network = load_network(path)
+        """Read a model written by :meth:`save` (or ``chainrule train``); a ModelFileError
+        naming the file for anything that is not one."""
+        return cls.from_network(load_network(path), path)
+
+    @classmethod
+    def from_network(cls, network: MLP, path: str | os.PathLike) -> TabularModel:
+        """The table model of a network read from the model file ``path`` by
+        :func:`chainrule.io.load`: its ``info`` and ``preprocessing`` checked against it."""
         info = network.info
         task = info.get("task")
         names = info.get("feature_names")
         if task not in TASKS:
-            raise ModelFileError(f"{path}: not a table model (task {task!r})")
+            raise ModelFileError(f"{path}: not a table model (task {short(task)})")
         if not (
             isinstance(names, list)
             and len(names) == network.sizes[0]
@@ -614,14 +622,12 @@ class TabularModel:
             ):
                 raise ModelFileError(f"{path}: class labels do not match the network's outputs")
             if not all(
-                isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes
+                type(c) in (str, int) or (type(c) is float and np.isfinite(c)) for c in classes
             ):
-                raise ModelFileError(f"{path}: class labels must be strings or numbers")
-        scaling = info.get("target_scaling") or {"mean": 0.0, "scale": 1.0}
-        try:
-            target_mean, target_scale = float(scaling["mean"]), float(scaling["scale"])
-        except (KeyError, TypeError, ValueError):
-            raise ModelFileError(f"{path}: invalid target scaling") from None
+                raise ModelFileError(f"{path}: class labels must be strings or finite numbers")
+            if len({str(c) for c in classes}) != len(classes):
+                raise ModelFileError(f"{path}: a class label appears twice")
+        target_mean, target_scale = _target_scaling(info.get("target_scaling"), path)
         summary = info.get("training")
         return cls(
             network=network,
@@ -637,3 +643,25 @@ class TabularModel:
             target_scale=target_scale,
             summary=summary if isinstance(summary, dict) else {},
         )
+
+
+def _target_scaling(scaling: Any, path: str | os.PathLike) -> tuple[float, float]:
+    """(mean, scale) of a file's target scaling: finite numbers, the scale above 0
+    (a regression prediction is the network's output * scale + mean)."""
+    if scaling is None:
+        return 0.0, 1.0
+    if not (isinstance(scaling, dict) and set(scaling) >= {"mean", "scale"}):
+        raise ModelFileError(f"{path}: invalid target scaling: needs a mean and a scale")
+    mean, scale = scaling["mean"], scaling["scale"]
+    if not all(type(v) in (int, float) for v in (mean, scale)):
+        raise ModelFileError(f"{path}: invalid target scaling: the mean and scale must be numbers")
+    try:
+        mean, scale = float(mean), float(scale)
+    except OverflowError:
+        raise ModelFileError(f"{path}: invalid target scaling: too large for a float") from None
+    if not (np.isfinite(mean) and np.isfinite(scale) and scale > 0):
+        raise ModelFileError(
+            f"{path}: invalid target scaling (mean {mean}, scale {scale}): "
+            "both must be finite and the scale above 0"
+        )
+    return mean, scale

@@ -25,6 +25,21 @@ OUTPUTS = ("identity", "softmax", "sigmoid")
 _HE_ACTIVATIONS = {"relu", "leaky_relu", "elu", "gelu"}
 
 
+def parameter_shapes(sizes: Sequence[int], dropout: float = 0.0) -> dict[str, tuple[int, ...]]:
+    """The name and shape of each parameter of ``MLP(sizes, dropout=dropout)``, without
+    building it (a model file's declared sizes are checked against its tensors with this
+    before any array is allocated).  Layer k of ``MLP.layers`` is a Linear, then for a
+    hidden layer an activation and, with dropout, a Dropout."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    index = 0
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        shapes[f"layers.{index}.U"] = (n_in, n_out)
+        shapes[f"layers.{index}.b"] = (n_out,)
+        hidden = i < len(sizes) - 2
+        index += (3 if dropout > 0 else 2) if hidden else 1
+    return shapes
+
+
 class MLP(Module):
     """A multilayer perceptron.
 

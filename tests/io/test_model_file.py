@@ -136,3 +136,56 @@ def test_a_safetensors_file_from_elsewhere_and_a_missing_file(tmp_path):
     garbage = _write(tmp_path, struct.pack("<Q", 5) + b"nope!" + b"\x00" * 10)
     with pytest.raises(ModelFileError, match="not a valid safetensors file"):
         cr.load(garbage)
+
+
+@pytest.mark.parametrize(
+    ("sizes", "dropout"),
+    [([3, 2], 0.0), ([3, 5, 4, 2], 0.0), ([3, 5, 4, 2], 0.3), ([2, 7, 1], 0.5)],
+)
+def test_parameter_shapes_are_those_the_mlp_builds(sizes, dropout):
+    """The shapes a model file's architecture is checked against before building it."""
+    from chainrule.nn.mlp import parameter_shapes
+
+    built = {name: p.shape for name, p in nn.MLP(sizes, dropout=dropout).named_parameters()}
+    assert parameter_shapes(sizes, dropout) == built
+
+
+def test_a_document_beyond_the_string_bound_still_loads(tmp_path):
+    """The bound on one string applies to the strings in the chainrule metadata, not to the
+    metadata as a whole: 5,000 feature names make a 130 kB document."""
+    from chainrule.tabular import TabularModel
+
+    names = [f"a_rather_long_feature_{i:05d}" for i in range(5000)]
+    table = TabularModel(nn.MLP([5000, 2, 2], output="softmax", seed=0), "classify", names, [0, 1])
+    table.save(tmp_path / "wide.safetensors")
+    assert cr.load(tmp_path / "wide.safetensors").feature_names == names
+
+
+def test_load_weights_checks_the_tensors_before_reading_them(tmp_path, model):
+    cr.io.save_weights(model, tmp_path / "w.safetensors")
+    other = nn.MLP([3, 5, 4, 2], activation=["tanh", "relu"], output="softmax", seed=1)
+    cr.io.load_weights(other, tmp_path / "w.safetensors")
+    np.testing.assert_array_equal(other.layers[0].U.data, model.layers[0].U.data)
+    with pytest.raises(ModelFileError, match=r"'layers.0.U' is float32\[3, 5\], the module needs"):
+        cr.io.load_weights(nn.MLP([4, 5, 4, 2], seed=0), tmp_path / "w.safetensors")
+
+
+def test_a_network_that_does_not_fit_in_memory_is_a_model_file_error(tmp_path, model, monkeypatch):
+    """A file can be as large as it declares and still not fit (its data read, then the network
+    built from it): the MemoryError becomes one line naming the file."""
+    import chainrule.io.model_file as model_file
+
+    cr.save(model, tmp_path / "model.safetensors")
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(model_file, "MLP", out_of_memory)
+    count = model.num_parameters()
+    with pytest.raises(ModelFileError, match=f"model.safetensors: its network of {count} param"):
+        cr.load(tmp_path / "model.safetensors")
+
+
+def test_a_name_with_a_nul_byte_is_a_model_file_error():
+    with pytest.raises(ModelFileError, match="not a file name"):
+        cr.load("model\x00.safetensors")
