@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - the extra is installed in the tests
     ) from None
 
 STATIC = Path(__file__).parent / "static"
+ACTIVE: set[Connection] = set()  # the open tabs' connections (a closed tab leaves)
 
 
 def same_origin(websocket: WebSocket) -> bool:
@@ -79,6 +80,14 @@ class Connection:
         return len(self.recent) > LIMITS.messages_per_second
 
     async def run(self) -> None:
+        ACTIVE.add(self)
+        try:
+            await self._serve()
+        finally:
+            self.stop()
+            ACTIVE.discard(self)
+
+    async def _serve(self) -> None:
         await self.send(hello())
         await self.send(self.session.state())
         await self.send(self.session.frame())
@@ -98,8 +107,6 @@ class Connection:
                 await self.handle(raw)
         except WebSocketDisconnect:
             pass
-        finally:
-            self.stop()
 
     async def handle(self, raw: str | bytes) -> None:
         kind = None
@@ -185,13 +192,19 @@ class Connection:
     async def train_live(self) -> None:
         """Steps then a frame, again and again, at most frames_per_second a second."""
         period = 1.0 / LIMITS.frames_per_second
-        while True:
-            started = time.monotonic()
-            async with self.lock:
-                steps = self.session.config.steps_per_frame
-                frame = await asyncio.to_thread(_train_and_frame, self.session, steps)
-            await self.send(frame)
-            await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
+        try:
+            while True:
+                started = time.monotonic()
+                async with self.lock:
+                    steps = self.session.config.steps_per_frame
+                    frame = await asyncio.to_thread(_train_and_frame, self.session, steps)
+                await self.send(frame)
+                await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the tab went away: the reader ends the connection
+        except (ValueError, ArithmeticError) as error:  # training failed: say so, stop
+            await self.error(f"training stopped: {_first_line(error)}")
+            await self.send({"type": "playing", "playing": False})
 
     def stop(self) -> None:
         if self.trainer is not None:

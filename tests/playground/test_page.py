@@ -58,10 +58,16 @@ def test_xor_trains_live_and_every_neuron_has_a_heatmap(page, tmp_path):
     assert page.errors == []
 
 
+def choose_preset(page, name, expression):
+    """Pick a preset and wait until its trace is the one drawn."""
+    page.select_option("#preset", name)
+    page.wait_for_function(
+        f"document.querySelector('#trace-graph').dataset.expression === {expression!r}"
+    )
+
+
 def test_backprop_of_x_plus_y_times_z_step_by_step(page, tmp_path):
-    page.select_option("#preset", "add-mul")
-    page.wait_for_function("document.querySelector('#expr').value === '(x + y) * z'")
-    page.wait_for_selector("#trace-inputs input")
+    choose_preset(page, "add-mul", "(x + y) * z")
     for _ in range(2):
         page.click("#fwd")
     assert page.locator("[data-value-of=q]").first.text_content() == "3"
@@ -78,9 +84,7 @@ def test_backprop_of_x_plus_y_times_z_step_by_step(page, tmp_path):
     assert page.locator("[data-gradient=z]").text_content() == "3"
     shoot(page, tmp_path, "trace-backward", "#trace-panel")
     # the copy gate: x*x + x at 3, its gradient 3 + 3 + 1 = 7
-    page.select_option("#preset", "copy")
-    page.wait_for_function("document.querySelector('#expr').value === 'x*x + x'")
-    page.wait_for_selector("#trace-inputs input[data-name=x]")
+    choose_preset(page, "copy", "x*x + x")
     for _ in range(2):
         page.click("#fwd")
     for _ in range(2):
@@ -88,8 +92,7 @@ def test_backprop_of_x_plus_y_times_z_step_by_step(page, tmp_path):
     assert "3 + 3 + 1 = 7" in page.locator("#trace-explain").text_content()
     assert page.locator("[data-total-of=x]").text_content() == "7"
     # the sigmoid neuron, elementary gates; then a hostile expression is refused on the page
-    page.select_option("#preset", "neuron-elementary")
-    page.wait_for_function("document.querySelectorAll('#trace-graph .t-gate').length === 8")
+    choose_preset(page, "neuron-elementary", "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))")
     for _ in range(8):
         page.click("#fwd")
     shoot(page, tmp_path, "trace-neuron", "#trace-panel")
@@ -101,18 +104,23 @@ def test_backprop_of_x_plus_y_times_z_step_by_step(page, tmp_path):
 
 
 def test_limits_are_refused_with_a_message_on_the_page(page, tmp_path):
-    for _ in range(5):
+    for layers in range(3, 7):  # each click once the server's new network is drawn
         page.click("#add-layer")
-        page.wait_for_timeout(150)
-    page.wait_for_function(
-        "document.querySelector('#layer-count').textContent === '6 hidden layers'"
-    )
+        page.wait_for_function(
+            f"document.querySelector('#layer-count').textContent === '{layers} hidden layers'"
+        )
     page.click("#add-layer")
     page.wait_for_selector("#message:not([hidden])")
     assert "at most 6 hidden layers" in page.locator("#message").text_content()
-    for _ in range(5):
+    for width in range(5, 9):
         page.locator(".layer-head .plus").first.click()
-        page.wait_for_timeout(150)
+        page.wait_for_function(
+            f"document.querySelector('.layer-head div').textContent === '{width} neurons'"
+        )
+    page.locator(".layer-head .plus").first.click()
+    page.wait_for_function(
+        "document.querySelector('#message').textContent.includes('at most 8 neurons')"
+    )
     assert "at most 8 neurons" in page.locator("#message").text_content()
     shoot(page, tmp_path, "limits")
     assert page.errors == []

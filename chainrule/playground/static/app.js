@@ -235,6 +235,7 @@ function removeLayer() {
 // --- frames --------------------------------------------------------------------------------
 function onFrame(m) {
   frame = m;
+  window.__ready = true;  // for the tests: the first frame is drawn
   if (m.steps === 0) { history.epochs = [m.epoch]; history.train = [m.train_loss]; history.test = [m.test_loss]; }
   else if (history.epochs.at(-1) !== m.epoch) {
     history.epochs.push(m.epoch); history.train.push(m.train_loss); history.test.push(m.test_loss);
@@ -397,6 +398,7 @@ function requestTrace(at) {
 
 function onTrace(m) {
   trace = m; fwd = 0; bwd = 0;
+  $("trace-graph").dataset.expression = m.trace.expression;  // which trace is drawn
   const box = $("trace-inputs");
   box.innerHTML = "";
   for (const [name, value] of Object.entries(m.trace.at)) {
