@@ -50,6 +50,9 @@ the model nor the plot (a partial model is not the one asked for).""",
   chainrule explain "(x + y) * z" --at x=-2,y=5,z=-4
   chainrule explain "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" \\
       --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --gates compact --draw neuron.svg --compare""",
+    "playground": """examples:
+  chainrule playground
+  chainrule playground --port 8080 --no-browser""",
     "plot": """examples:
   chainrule plot activations -o activations.png
   chainrule plot losses -o losses.png
@@ -359,7 +362,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="animate the boundary from the untrained network (epoch 0) on; -o must be a .gif",
     )
+    playground = command(
+        "playground", "Watch a network learn and step through backprop, live, in the browser."
+    )
+    playground.add_argument("--port", type=_port, default=8000, help="the port to serve on")
+    playground.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to serve on; another than a loopback one prints a warning",
+    )
+    playground.add_argument(
+        "--no-browser", action="store_true", help="print the address, do not open a browser"
+    )
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, got {text!r}")
+    return port
 
 
 def _assignments(text: str) -> dict[str, float]:
@@ -742,6 +767,12 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"plot written to {out}", file=sys.stderr)
 
 
+def cmd_playground(args: argparse.Namespace) -> None:
+    from .playground import serve
+
+    serve(args.host, args.port, open_browser=not args.no_browser)
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -751,6 +782,7 @@ COMMANDS = {
     "examples": cmd_examples,
     "explain": cmd_explain,
     "plot": cmd_plot,
+    "playground": cmd_playground,
 }
 
 
