@@ -54,7 +54,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "autodiff": (1, "the engine (issue's layering); standard library and NumPy only"),
     "nn": (2, "modules, layers, losses on the engine (issue's layering)"),
     "optim": (3, "optimizers and schedules over parameters (issue's layering)"),
-    "io": (4, "model files, CSV, ONNX, atomic writes; reads nn (issue's layering)"),
+    "io": (4, "model files, ONNX, atomic writes; reads nn (issue's layering)"),
+    "data": (4, "CSV and Parquet readers, block readers (below training: DESIGN.md's data/)"),
     "holdout": (6, "the rows held out as a test set; reads training's DataError"),
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),
@@ -76,6 +77,7 @@ RANKS = {layer: rank for layer, (rank, _) in LAYERS.items()}
 SIDEWAYS: dict[tuple[str, str], str] = {
     ("explain", "plots"): "explain/figures.py draws with plots.pyplot (matplotlib on Agg)",
     ("lecture", "explain"): "chainrule examples prints each worked example with explain's trace",
+    ("data", "io"): "the readers take Ctrl-C between chunks with io.interrupts",
 }
 
 # Imports that break the layering today, to be fixed in the package (not here); each is a

@@ -13,10 +13,13 @@ from chainrule.cli import main
 
 from .hostile_inputs import CSV_CASES, FLAG_CASES, GOOD_ROWS, HEADER
 
-# cases a prediction does not mind: the target column is not read, one row or one class is
-# as good as many, and no rows give a header and no predictions (as an empty input should)
+# cases a prediction does not mind: the target column is not read (not even its cell of
+# 200,000 characters: no cell has a size limit, memory follows the data), one row or one
+# class is as good as many, and no rows give a header and no predictions (as an empty
+# input should)
 PREDICTABLE = {
-    "missing_target", "one_row", "one_class", "no_features", "header_only", "blank_lines_only"
+    "missing_target", "one_row", "one_class", "no_features", "header_only", "blank_lines_only",
+    "huge_field",
 }  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Data: readers of CSV and Parquet files (tables), block readers for streaming."""
