@@ -37,6 +37,7 @@ from .signals import arrow_call
 BLOCK_BYTES = 8 << 20
 HEADER_LIMIT = 64 << 20  # a header line longer than this is not a header
 BOM = b"\xef\xbb\xbf"
+WIDE = 1000  # columns from which a block is parsed in one piece
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,15 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
     return Chunk(features, target, lines, missing, kept, rows, str(columns.path))
 
 
+def _parallel(size: int, width: int) -> dict:
+    """Arrow's options for a block of ``size`` bytes and ``width`` columns: two threads on
+    halves of it; a wide table in one piece and one thread, since Arrow's memory per
+    column and piece (tens of kB) outweighs the data when there are thousands of columns."""
+    if width > WIDE:
+        return {"use_threads": False, "block_size": size + 1}
+    return {"use_threads": True, "block_size": max(1 << 20, size // 2 + 1)}
+
+
 def _arrow_table(data: bytes, columns: Columns, quoted: bool) -> pa.Table:
     header = columns.header
     types = {header[i]: pa.float64() for i in columns.features}
@@ -246,7 +256,7 @@ def _arrow_table(data: bytes, columns: Columns, quoted: bool) -> pa.Table:
         types[header[i]] = pa.string()
     return pacsv.read_csv(
         pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(column_names=header, use_threads=True),
+        read_options=pacsv.ReadOptions(column_names=header, **_parallel(len(data), len(header))),
         parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
         convert_options=pacsv.ConvertOptions(
             column_types=types,
