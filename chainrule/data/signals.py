@@ -1,11 +1,14 @@
 """Ctrl-C and SIGTERM while Arrow works.
 
-Arrow catches SIGINT and SIGTERM itself during a long call, cancels the call and raises
-``ArrowCancelled`` ("received signal 2"): the program's own handlers never see the signal.
-:func:`arrow_call` hands such a signal back to them (``signal.raise_signal``), so Ctrl-C
-and SIGTERM act as anywhere else: a handler that raises (KeyboardInterrupt, the command
-line's Terminated) raises here; one that only notes it (``deferred_interrupts``) notes it,
-and the call is made again, to be stopped between chunks.
+Arrow catches SIGINT and SIGTERM itself during a long call (swapping the process's signal
+handlers for its own and back), cancels the call and raises ``ArrowCancelled``: the
+program's own handlers never see the signal, and one arriving while the handlers are
+swapped can kill the process outright.  :func:`arrow_call` turns Arrow's handling off for
+the call (``pyarrow.enable_signal_handlers(False)``; on again after, Arrow's default), so a
+signal goes to the program's handlers, which act when the call returns: one that raises
+(KeyboardInterrupt, the command line's Terminated) raises then; one that only notes it
+(``deferred_interrupts``) notes it, to stop between chunks.  Should Arrow cancel a call
+all the same, the signal is handed back (``signal.raise_signal``) and the call made again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ def arrow_call(function: Callable[[], T]) -> T:
     """``function()``, made again if a signal cancelled it after the signal was handed to
     the program's handler (which may raise)."""
     while True:
+        pa.enable_signal_handlers(False)
         try:
             return function()
         except pa.ArrowCancelled as error:
-            signal.raise_signal(received_signal(error))
+            signum = received_signal(error)
+        finally:
+            pa.enable_signal_handlers(True)
+        signal.raise_signal(signum)
