@@ -72,7 +72,13 @@ def run(command: list[str], pythonpath: Path, cwd: Path) -> tuple[float, float]:
 
 
 def write_data(folder: Path, rows: int) -> tuple[Path, Path]:
-    """A CSV and a Parquet file of ``rows`` rows, written in slices of 1M rows."""
+    """A CSV and a Parquet file of ``rows`` rows, written by a child process: a child's
+    peak memory (``ru_maxrss``) starts at its parent's, so the parent stays small."""
+    subprocess.run([sys.executable, __file__, "--write", str(folder), str(rows)], check=True)
+    return folder / f"data{rows}.csv", folder / f"data{rows}.parquet"
+
+
+def _write_data(folder: Path, rows: int) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -93,7 +99,6 @@ def write_data(folder: Path, rows: int) -> tuple[Path, Path]:
             table = pa.table({**{c: X[:, j] for j, c in enumerate(names)}, "y": y}, schema=schema)
             csv_out.write_table(table)
             pq_out.write_table(table, row_group_size=128_000)
-    return csv_path, parquet_path
 
 
 def main() -> None:
@@ -164,4 +169,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--write"]:
+        _write_data(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()

@@ -48,7 +48,7 @@ def _rows(n: int, label) -> str:
 def test_a_long_cell_does_not_size_the_memory(tmp_path, name, cell, rows):
     data = tmp_path / f"{name}.csv"
     data.write_text("a,b,y\n" + _rows(rows, lambda i: "x" * cell if i == 7 else "ab"[i % 2]))
-    result = train_limited(data)
+    result = train_limited(data, "--test-split", "0.2")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "3 classes" in result.stdout
 
