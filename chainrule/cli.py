@@ -117,6 +117,27 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _na_values_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--na-values",
+        action="append",
+        type=_texts,
+        default=[],
+        metavar="TEXT",
+        help="texts that mean a missing value, exactly as written (repeat it or give a comma "
+        "list); always missing: the empty cell, and in a feature NaN, NA, N/A, null, none, ? "
+        "(a label is its text: 'NA' is a class unless named here)",
+    )
+
+
+def _texts(text: str) -> list[str]:
+    return text.split(",")
+
+
+def _na_values(args: argparse.Namespace) -> list[str]:
+    return [text for texts in args.na_values for text in texts]
+
+
 def _column_names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",")]
     if not all(names):
@@ -173,7 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     train = command("train", "Train a network on a CSV file or a built-in data set.")
-    train.add_argument("data", nargs="?", help="CSV file with a header row")
+    train.add_argument(
+        "data",
+        nargs="?",
+        help="CSV file with a header row (.csv, .csv.gz) or Parquet (file or folder)",
+    )
     train.add_argument("--dataset", choices=NAMES, help="a built-in data set instead of a file")
     train.add_argument("--target", help="the column to predict (CSV input)")
     train.add_argument("--task", choices=TASKS, help="default: guessed from the target")
@@ -238,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     scaling.add_argument("--no-standardize", dest="standardize", action="store_false",
                          help="train on the features as they are")  # fmt: skip
     train.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
+    _na_values_option(train)
     train.add_argument("-o", "--out", help="where to write the model (.safetensors)")
     train.add_argument("--plot", help="write the loss and metric curves to this PNG")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -250,11 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--drop-missing", action="store_true", help="skip rows with missing values"
     )
+    _na_values_option(evaluate)
 
     predict = command("predict", "Write predictions for every row of a CSV file.")
     predict.add_argument("model")
     predict.add_argument("data")
-    predict.add_argument("-o", "--out", help="output CSV (default: standard output)")
+    predict.add_argument(
+        "-o",
+        "--out",
+        help="output CSV, or Parquet if it ends in .parquet (default: standard output)",
+    )
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
     )
@@ -279,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a column the model does not use that the file may hold; "
         "repeat it or give a comma list",
     )
+    _na_values_option(predict)
 
     inspect = command("inspect", "Show a model's architecture and training summary.")
     inspect.add_argument("model")
@@ -412,10 +444,10 @@ def _assignments(text: str) -> dict[str, float]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from .data.tables import read_table
     from .datasets import load as load_dataset
     from .distributed import resolve
     from .io import check_not_an_input, check_writable
-    from .io.csv_table import read_table
     from .tabular import TabularModel, TrainOptions
     from .training.data import DataError
 
@@ -443,7 +475,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if not args.target:
             raise UserError("--target COLUMN is required with a CSV file")
-        table = read_table(args.data, args.target, drop_missing=args.drop_missing)
+        table = read_table(
+            args.data, args.target, drop_missing=args.drop_missing, na_values=_na_values(args)
+        )
         X, y, names, target, task = (
             table.features,
             table.target,
@@ -562,7 +596,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     target = args.target or model.target_name
     if not target:
         raise UserError("--target COLUMN is required: the model does not name its target")
-    report = model.evaluate_csv(args.data, target, drop_missing=args.drop_missing)
+    report = model.evaluate_csv(args.data, target, args.drop_missing, _na_values(args))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return
@@ -637,6 +671,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     columns = {
         name: [c for names in getattr(args, name) for c in names] for name in ("keep", "ignore")
     }
+    columns["na_values"] = _na_values(args)
     if args.out:
         model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing, **columns)
     else:

@@ -22,7 +22,11 @@ def held_out_rows(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
     rows = len(y)
     if stratify:
-        _, groups = np.unique(np.asarray(y).astype(str), return_inverse=True)
+        labels = np.asarray(y)
+        # text labels as str objects: a fixed-width copy would be sized by the longest
+        labels = labels.astype(object) if labels.dtype.kind in "OU" else labels.astype(str)
+        _, groups = np.unique(labels, return_inverse=True)
+        groups = groups.reshape(-1)
         test = []
         for group in range(groups.max() + 1):
             members = rng.permutation(np.flatnonzero(groups == group))

@@ -3,31 +3,28 @@ data — the task, the class labels in their original type, the feature names, t
 standardisation and (for regression) the target scaling — saved in one model file.
 
 This is what the command line trains, evaluates, inspects, exports and predicts with;
-evaluation and prediction work on arrays or, chunk by chunk, on CSV files.
+evaluation and prediction work on arrays or, chunk by chunk, on CSV and Parquet files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import numpy as np
+import pyarrow as pa
 
 from ._version import __version__
+from .data.errors import shown
 from .data.frames import feature_matrix, frame_arrays, target_values
 from .data.inputs import is_dataframe
-from .distributed import Communicator, SingleProcess, global_labels, global_mean_and_std
-from .evaluation import EvaluationReport, classification_report, regression_report
-from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
-from .io import load as load_network
-from .io import save as save_network
-from .io.csv_table import (
+from .data.tables import (
     Chunk,
     CsvError,
     check_columns_exist,
@@ -36,6 +33,12 @@ from .io.csv_table import (
     read_table,
     resolve_columns,
 )
+from .data.writers import TableWriter, output_format
+from .distributed import Communicator, SingleProcess, global_labels, global_mean_and_std
+from .evaluation import EvaluationReport, classification_report, regression_report
+from .io import ExportSpec, ModelFileError, check_not_an_input, open_atomic
+from .io import load as load_network
+from .io import save as save_network
 from .io.interrupts import deferred_interrupts
 from .io.safetensors_reader import short
 from .nn import MLP
@@ -47,23 +50,41 @@ from .training.metrics import rmse_in_units
 TASKS = ("classify", "regress")
 OPTIMIZERS = ("sgd", "adam")  # SGD with Nesterov momentum 0.9, or Adam
 MAX_CLASSES_GUESSED = 20
+PREDICTION_ROWS = 1 << 16  # rows predicted at once when predicting a file
+
+
+# a number as a program writes it: no sign but "-", no leading zero, no space, no "inf"
+PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def label_numbers(raw: np.ndarray) -> np.ndarray | None:
+    """The labels as float64 if they are numbers, else None (they are text).
+
+    Labels keep their identity: text is read as numbers only when every label is a
+    number written plainly ("1", "2.5", "-3", "1e3"), so "01", "007", "+1", " 1" and
+    "nan" keep a column of labels as text, and " a" and "a " are two classes.  Numbers
+    written plainly are read as numbers, so "1" and "1.0" are one class, 1."""
+    values = np.asarray(raw)
+    if values.dtype.kind in "iubf":
+        return values.astype(np.float64)
+    texts = values.astype(object).reshape(-1)
+    if not all(isinstance(t, str) and PLAIN_NUMBER.fullmatch(t) for t in texts):
+        return None
+    return np.array([float(t) for t in texts], dtype=np.float64)
 
 
 def encode_labels(raw: np.ndarray) -> tuple[list[Any], np.ndarray]:
     """Sorted class labels in their natural type (int, float or str) and each row's index.
-    Text that reads as whole numbers becomes ints, so "1" and "1.0" are one class."""
+    Numbers that are whole become ints, so "1" and "1.0" are one class; labels that are
+    not all numbers written plainly stay text, exactly as read (see :func:`label_numbers`)."""
     values = np.asarray(raw)
     if values.dtype.kind in "iub":
         classes, index = np.unique(values, return_inverse=True)
         return [int(c) for c in classes], index
-    if values.dtype.kind == "f":
-        numbers = values
-    else:
-        try:
-            numbers = values.astype(np.float64)
-        except ValueError:
-            classes, index = np.unique(values.astype(str), return_inverse=True)
-            return [str(c) for c in classes], index
+    numbers = label_numbers(values)
+    if numbers is None:
+        classes, index = np.unique(values.astype(object).reshape(-1), return_inverse=True)
+        return [str(c) for c in classes], index.reshape(-1)
     if np.all(numbers == np.round(numbers)):
         classes, index = np.unique(numbers.astype(np.int64), return_inverse=True)
         return [int(c) for c in classes], index
@@ -71,13 +92,17 @@ def encode_labels(raw: np.ndarray) -> tuple[list[Any], np.ndarray]:
     return [float(c) for c in classes], index
 
 
+def _label_shown(label: Any) -> str:
+    """A label for a message: its repr, a long text cut short."""
+    return repr(label) if len(str(label)) <= 60 else repr(shown(label))
+
+
 def guess_task(raw: np.ndarray) -> str:
     """classify for text or for few whole-number values; regress otherwise."""
     values = np.asarray(raw)
-    if values.dtype.kind in "US":
-        try:
-            values = values.astype(np.float64)
-        except ValueError:
+    if values.dtype.kind not in "iubf":
+        values = label_numbers(values)
+        if values is None:
             return "classify"
     if values.dtype.kind in "iub":
         return "classify" if len(np.unique(values)) <= MAX_CLASSES_GUESSED else "regress"
@@ -125,12 +150,12 @@ def check_finite_outputs(outputs: np.ndarray, X: np.ndarray, dtype: np.dtype) ->
 @contextlib.contextmanager
 def _overflow_named_by_line(source: str | os.PathLike, chunk: Chunk) -> Iterator[None]:
     """An OutputOverflow from a chunk's rows (those without a missing value, as they
-    are predicted) re-raised naming their lines in the file."""
+    are predicted) re-raised naming their lines (CSV) or rows (Parquet) in the file."""
     try:
         yield
     except OutputOverflow as error:
         lines = chunk.lines[~chunk.missing][error.rows]
-        raise error.naming(f"{source}: {numbered('line', lines)}") from None
+        raise error.naming(f"{chunk.source or source}: {numbered(chunk.unit, lines)}") from None
 
 
 @dataclass
@@ -280,7 +305,7 @@ class TabularModel:
             if len(self.classes) < 2:
                 raise DataError(
                     f"the target column{self._target_named()} has a single class "
-                    f"({self.classes[0]!r}); classification needs at least two"
+                    f"({_label_shown(self.classes[0])}); classification needs at least two"
                 )
             output = options.output or "softmax"
             if output == "sigmoid":
@@ -376,7 +401,8 @@ class TabularModel:
         row_labels = [str(found[i]) for i in index]
         unknown = sorted(set(row_labels) - set(known))
         if unknown:
-            raise DataError(f"labels the model does not know: {', '.join(unknown[:10])}")
+            listed = ", ".join(shown(label) for label in unknown[:10])
+            raise DataError(f"labels the model does not know: {listed}")
         return np.array([known[label] for label in row_labels])
 
     # Evaluation ---------------------------------------------------------------------------
@@ -395,21 +421,26 @@ class TabularModel:
         return regression_report(truth, self.predict(X))
 
     def evaluate_csv(
-        self, path: str | os.PathLike, target: str | None = None, drop_missing: bool = False
+        self,
+        path: str | os.PathLike,
+        target: str | None = None,
+        drop_missing: bool = False,
+        na_values: Sequence[str] | None = None,
     ) -> EvaluationReport:
-        """:meth:`evaluate` on a CSV file with the model's feature columns and the target
-        column (by default the one the model was trained on)."""
+        """:meth:`evaluate` on a CSV or Parquet file with the model's feature columns and
+        the target column (by default the one the model was trained on)."""
         target = target or self.target_name
         if not target:
             raise ValueError("name the target column: the model does not name its target")
-        table = read_table(path, target, self.feature_names, drop_missing=drop_missing)
+        table = read_table(path, target, self.feature_names, drop_missing, na_values)
         y_raw = table.target
         if self.task == "regress":
             y_raw = table.numeric_target(path, "a regression model is scored on numbers")
         try:
             return self.evaluate(table.features, y_raw)
         except OutputOverflow as error:
-            raise error.naming(f"{path}: {numbered('line', table.lines[error.rows])}") from None
+            where = numbered(table.unit, table.lines[error.rows])
+            raise error.naming(f"{path}: {where}") from None
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
 
@@ -431,35 +462,44 @@ class TabularModel:
         skip_missing: bool = False,
         keep: Sequence[str] = (),
         ignore: Sequence[str] = (),
+        na_values: Sequence[str] | None = None,
     ) -> int:
-        """:meth:`write_predictions` into the file ``destination``, atomically: written
-        beside it and renamed, so a failure anywhere leaves no file (or the old one).
-        ``destination`` must not be ``source`` (nor a link to it)."""
+        """:meth:`write_predictions` into the file ``destination`` (Parquet if its name
+        ends in .parquet, else CSV), atomically: written beside it and renamed, so a
+        failure anywhere leaves no file (or the old one).  ``destination`` must not be
+        ``source`` (nor a link to it)."""
         check_not_an_input(destination, [source])
         self._check_prediction_source(source, proba, keep, ignore)
-        with open_atomic(destination, "w", newline="", encoding="utf-8") as stream:
-            return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
+        file_format = output_format(destination)
+        with open_atomic(destination, "wb") as stream:
+            return self._write_predictions(
+                source, stream, proba, skip_missing, keep, ignore, na_values, file_format
+            )
 
     def write_predictions(
         self,
         source: str | os.PathLike,
-        stream: TextIO,
+        stream: IO[Any],
         proba: bool = False,
         skip_missing: bool = False,
         keep: Sequence[str] = (),
         ignore: Sequence[str] = (),
+        na_values: Sequence[str] | None = None,
+        file_format: str = "csv",
     ) -> int:
-        """Predict every row of the CSV file ``source`` chunk by chunk (memory stays
-        bounded) and write one CSV row per data row to ``stream``: the label or value,
-        with ``proba`` one probability column per class.  ``source`` needs the model's
-        feature columns and may hold its target column, which is ignored; other columns
-        are an error unless named in ``ignore`` (not read) or ``keep`` (copied, as they
-        are, into the output before the prediction: an id column).  With
-        ``skip_missing`` a row with a missing value gets empty cells instead of an error
-        (its kept cells are still copied).  The columns are checked before anything is
-        written.  Returns the rows written."""
+        """Predict every row of the CSV or Parquet file ``source`` chunk by chunk (memory
+        stays bounded) and write one row per data row to ``stream`` (text or binary; CSV,
+        or Parquet into a binary stream): the label or value, with ``proba`` one
+        probability column per class.  ``source`` needs the model's feature columns and
+        may hold its target column, which is ignored; other columns are an error unless
+        named in ``ignore`` (not read) or ``keep`` (copied, as they are, into the output
+        before the prediction: an id column).  With ``skip_missing`` a row with a missing
+        value gets empty cells instead of an error (its kept cells are still copied).
+        The columns are checked before anything is written.  Returns the rows written."""
         self._check_prediction_source(source, proba, keep, ignore)
-        return self._write_predictions(source, stream, proba, skip_missing, keep, ignore)
+        return self._write_predictions(
+            source, stream, proba, skip_missing, keep, ignore, na_values, file_format
+        )
 
     def _ignored_columns(self, ignore: Sequence[str] = ()) -> list[str]:
         """A file may still hold the column the model predicts: it is not read; nor are
@@ -504,56 +544,84 @@ class TabularModel:
     def _write_predictions(
         self,
         source: str | os.PathLike,
-        stream: TextIO,
+        stream: IO[Any],
         proba: bool,
         skip_missing: bool,
         keep: Sequence[str] = (),
         ignore: Sequence[str] = (),
+        na_values: Sequence[str] | None = None,
+        file_format: str = "csv",
     ) -> int:
         keep = list(dict.fromkeys(keep))  # a column kept twice is written once
-        header = self.prediction_header(proba, keep)
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(header)
         chunks = iter_chunks(
             source,
             None,
             self.feature_names,
             allow_missing=skip_missing,
+            chunk_rows=PREDICTION_ROWS,
             ignore=self._ignored_columns(ignore),
             keep=keep,
+            na_values=na_values,
         )
-        written = 0
+        writer = TableWriter(stream, file_format)
+        written, schema = 0, self._prediction_schema(proba)
         with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
             for _, chunk in chunks:
                 check_interrupts()
                 with _overflow_named_by_line(source, chunk):
-                    rows = self._prediction_rows(chunk, len(header) - len(keep), proba)
+                    table = self._prediction_table(chunk, proba)
                 if chunk.kept is not None:
-                    kept = chunk.kept.tolist()
-                    rows = [[*ids, *row] for ids, row in zip(kept, rows, strict=True)]
-                writer.writerows(rows)
-                written += len(rows)
+                    kept = chunk.kept.select(keep)
+                    table = pa.Table.from_arrays(
+                        [*kept.columns, *table.columns], [*keep, *table.column_names]
+                    )
+                schema = table.schema
+                writer.write(table)
+                written += table.num_rows
+            if not written and keep:  # no rows: the kept columns' header still shows
+                schema = pa.schema([pa.field(name, pa.string()) for name in keep] + list(schema))
+            writer.close(schema)
         return written
 
-    def _prediction_rows(self, chunk: Chunk, width: int, proba: bool) -> list[list[Any]]:
-        """One row per chunk row: the label as it is, probabilities to 6 significant digits,
-        values to 8; empty cells for a row with a missing value."""
-        rows = [[""] * width for _ in range(len(chunk.features))]
-        keep = np.flatnonzero(~chunk.missing)
-        if not len(keep):
-            return rows
-        features = chunk.features[keep]
+    def _label_array(self) -> pa.Array:
+        """The class labels as an Arrow array of their type (int, float or text)."""
+        classes = list(self.classes or [])
+        if all(isinstance(c, int) for c in classes):
+            return pa.array(classes, pa.int64())
+        if all(isinstance(c, (int, float)) for c in classes):
+            return pa.array([float(c) for c in classes], pa.float64())
+        return pa.array([str(c) for c in classes], pa.string())
+
+    def _prediction_schema(self, proba: bool) -> pa.Schema:
+        if self.task != "classify":
+            return pa.schema([("prediction", pa.float64())])
+        fields = [pa.field("prediction", self._label_array().type)]
+        if proba:
+            fields += [pa.field(f"p_{c}", pa.float32()) for c in self.classes or []]
+        return pa.schema(fields)
+
+    def _prediction_table(self, chunk: Chunk, proba: bool) -> pa.Table:
+        """One row per chunk row: the label (in its type) or the value, probabilities as
+        the network computes them (float32); nulls (empty cells) for a row with a missing
+        value."""
+        missing = chunk.missing
+        kept_rows = np.flatnonzero(~missing) if missing.any() else slice(None)
+        features = chunk.features[kept_rows]
+        schema = self._prediction_schema(proba)
         if self.task == "classify":
-            probabilities = self.predict_proba(features)
-            labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
-            for row, label, p in zip(keep, labels, probabilities, strict=True):
-                rows[row][0] = label
-                if proba:
-                    rows[row][1:] = [f"{v:.6g}" for v in p]
+            probabilities = np.zeros((len(chunk), len(self.classes or [])), dtype=np.float32)
+            if len(features):
+                probabilities[kept_rows] = self.predict_proba(features)
+            best = pa.array(probabilities.argmax(axis=1), mask=missing)
+            columns = [self._label_array().take(best)]
+            if proba:
+                columns += [pa.array(p, mask=missing) for p in probabilities.T]
         else:
-            for row, value in zip(keep, self.predict(features), strict=True):
-                rows[row][0] = f"{value:.8g}"
-        return rows
+            values = np.zeros(len(chunk), dtype=np.float64)
+            if len(features):
+                values[kept_rows] = self.predict(features)
+            columns = [pa.array(values, mask=missing)]
+        return pa.Table.from_arrays(columns, schema=schema)
 
     # Export -------------------------------------------------------------------------------
     def export_spec(self) -> ExportSpec:

@@ -54,9 +54,13 @@ LAYERS: dict[str, tuple[int, str]] = {
     "autodiff": (1, "the engine (issue's layering); standard library and NumPy only"),
     "nn": (2, "modules, layers, losses on the engine (issue's layering)"),
     "optim": (3, "optimizers and schedules over parameters (issue's layering)"),
-    "io": (4, "model files, CSV, ONNX, atomic writes; reads nn (issue's layering)"),
+    "io": (4, "model files, ONNX, atomic writes; reads nn (issue's layering)"),
+    "data": (
+        4,
+        "CSV and Parquet readers, block readers, batch sources and their checks; "
+        "below training (DESIGN.md's data/); NumPy, pyarrow, optional pandas/dask",
+    ),
     "holdout": (6, "the rows held out as a test set; reads training's DataError"),
-    "data": (4, "batch sources and their checks, below training; NumPy, optional pandas/dask"),
     "datasets": (4, "loads bundled data sets, a source of data like io; imports only errors"),
     "distributed": (4, "the communicator data-parallel training uses; NumPy, mpi4py when run"),
     "training": (5, "fit loop, callbacks, metrics (issue's layering); callbacks save via io"),
@@ -80,6 +84,7 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("explain", "plots"): "explain/figures.py draws with plots.pyplot (matplotlib on Agg)",
     ("lecture", "explain"): "chainrule examples prints each worked example with explain's trace",
     ("cli", "playground"): "chainrule playground starts the playground's server",
+    ("data", "io"): "the readers take Ctrl-C between chunks with io.interrupts",
 }
 
 # Imports that break the layering today, to be fixed in the package (not here); each is a

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chainrule.io.csv_table import CsvError, iter_chunks, read_table
+from chainrule.data.tables import CsvError, iter_chunks, read_table
 from chainrule.tabular import encode_labels, guess_task
 
 

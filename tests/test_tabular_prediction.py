@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from chainrule.io.csv_table import CHUNK_ROWS, CsvError
+from chainrule.data.tables import CHUNK_ROWS, CsvError
 from chainrule.tabular import TabularModel, TrainOptions
 
 ROWS = CHUNK_ROWS + 300  # more than one chunk

@@ -1,5 +1,5 @@
-"""Files: safe model files (safetensors + JSON, never pickle), CSV tables, ONNX export,
-and atomic writes."""
+"""Files: safe model files (safetensors + JSON, never pickle), ONNX export, and atomic
+writes.  Data files (CSV, Parquet) are read by :mod:`chainrule.data`."""
 
 from .files import check_not_an_input, check_writable, open_atomic, write_atomic
 from .model_file import ModelFileError, load, load_weights, read_file, save, save_weights

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.csv_table import CsvError, iter_chunks, read_header
+from ..data.tables import CsvError, iter_chunks, read_header
 from ..tabular import encode_labels, guess_task
 from .data import Points
 from .protocol import LIMITS, ProtocolError

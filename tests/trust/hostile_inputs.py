@@ -83,6 +83,78 @@ CSV_CASES: dict[str, tuple[str, Callable[[Path], Path], str]] = {
     "binary_junk": ("random bytes", _bytes(bytes(range(256)) * 64), "data.csv"),
 }
 
+
+def _parquet(table_of: Callable[[], object], name: str = "data.parquet") -> Callable[[Path], Path]:
+    def write(folder: Path) -> Path:
+        import pyarrow.parquet as pq
+
+        path = folder / name
+        pq.write_table(table_of(), path)
+        return path
+
+    return write
+
+
+def _parquet_bytes(content: bytes) -> Callable[[Path], Path]:
+    def write(folder: Path) -> Path:
+        path = folder / "data.parquet"
+        path.write_bytes(content)
+        return path
+
+    return write
+
+
+def _good_columns(**changes) -> Callable[[], object]:
+    def table():
+        import pyarrow as pa
+
+        columns = {
+            "a": [i % 7 * 0.5 for i in range(40)],
+            "b": [(i * 3) % 5 - 2.0 for i in range(40)],
+            "y": ["cat" if i % 2 else "dog" for i in range(40)],
+        }
+        columns.update(changes)
+        return pa.table({k: v for k, v in columns.items() if v is not None})
+
+    return table
+
+
+# name -> (what it attacks, writer, a fragment the one-line message must hold)
+PARQUET_CASES: dict[str, tuple[str, Callable[[Path], Path], str]] = {
+    "parquet_empty": ("a .parquet file of no bytes", _parquet_bytes(b""), "empty"),
+    "parquet_corrupt": (
+        "Parquet's magic around junk",
+        _parquet_bytes(b"PAR1" + bytes(range(256)) * 8 + b"PAR1"),
+        "not a readable Parquet file",
+    ),
+    "parquet_text": ("bytes that are not Parquet", _parquet_bytes(b"a,b,y\n1,2,cat\n"), "Parquet"),
+    "parquet_text_feature": (
+        "a feature column of strings",
+        _parquet(_good_columns(b=[str(i) for i in range(40)])),
+        "column 'b' holds string values",
+    ),
+    "parquet_null_feature": (
+        "a null among the features",
+        _parquet(_good_columns(a=[None, *range(39)])),
+        "column 'a' has a missing value (null) at row 1",
+    ),
+    "parquet_nan_feature": (
+        "NaN among the features",
+        _parquet(_good_columns(b=[*range(39), float("nan")])),
+        "column 'b' has a missing value ('nan') at row 40",
+    ),
+    "parquet_missing_target": (
+        "no target column",
+        _parquet(_good_columns(y=None)),
+        "no column 'y'",
+    ),
+    "parquet_no_rows": (
+        "a schema and no rows",
+        _parquet(lambda: _good_columns()().slice(0, 0)),
+        "no data rows",
+    ),
+}
+
 # name -> (the options after `train data.csv --target y`, a fragment the message must hold)
 FLAG_CASES: dict[str, tuple[list[str], str]] = {
     "hidden_zero": (["--hidden", "0"], "--hidden"),
@@ -113,12 +185,14 @@ FLAG_CASES: dict[str, tuple[list[str], str]] = {
 
 
 def write_corpus(folder: Path) -> list[Path]:
-    """Write every CSV case to ``folder/NAME.csv``; return the paths."""
+    """Write every CSV case to ``folder/NAME.csv`` and every Parquet case to
+    ``folder/NAME.parquet``; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, (_, writer, _) in CSV_CASES.items():
-        path = writer(folder)
-        written.append(path.rename(folder / f"{name}.csv"))
+    for cases, suffix in ((CSV_CASES, ".csv"), (PARQUET_CASES, ".parquet")):
+        for name, (_, writer, _) in cases.items():
+            path = writer(folder)
+            written.append(path.rename(folder / f"{name}{suffix}"))
     return written
 
 

@@ -11,12 +11,15 @@ import pytest
 
 from chainrule.cli import main
 
-from .hostile_inputs import CSV_CASES, FLAG_CASES, GOOD_ROWS, HEADER
+from .hostile_inputs import CSV_CASES, FLAG_CASES, GOOD_ROWS, HEADER, PARQUET_CASES
 
-# cases a prediction does not mind: the target column is not read, one row or one class is
-# as good as many, and no rows give a header and no predictions (as an empty input should)
+# cases a prediction does not mind: the target column is not read (not even its cell of
+# 200,000 characters: no cell has a size limit, memory follows the data), one row or one
+# class is as good as many, and no rows give a header and no predictions (as an empty
+# input should)
 PREDICTABLE = {
-    "missing_target", "one_row", "one_class", "no_features", "header_only", "blank_lines_only"
+    "missing_target", "one_row", "one_class", "no_features", "header_only", "blank_lines_only",
+    "huge_field",
 }  # fmt: skip
 
 
@@ -82,6 +85,26 @@ def test_predicting_on_a_hostile_csv_is_refused_naming_the_file(
     assert _files(tmp_path) == before
 
 
+@pytest.mark.parametrize("case", sorted(PARQUET_CASES))
+def test_a_hostile_parquet_file_is_refused_naming_the_file(case, tmp_path, capsys, trained_model):
+    """Train, evaluate and predict on each hostile Parquet file: one line naming the file."""
+    _, write, fragment = PARQUET_CASES[case]
+    data = write(tmp_path)
+    capsys.readouterr()
+    before = _files(tmp_path)
+    commands = [["train", data, "--target", "y", "--epochs", "1", "-o", tmp_path / "m.st"],
+                ["evaluate", trained_model, data]]  # fmt: skip
+    if case != "parquet_missing_target":  # a prediction does not read the target
+        commands.append(["predict", trained_model, data, "-o", tmp_path / "p.csv"])
+    for argv in commands:
+        wanted = fragment
+        if case == "parquet_no_rows" and argv[0] == "predict":
+            continue  # no rows, no predictions: a header only, as for CSV
+        message = _refused(capsys, argv, wanted)
+        assert str(data) in message
+        assert _files(tmp_path) == before
+
+
 @pytest.mark.parametrize("case", sorted(FLAG_CASES))
 def test_a_hostile_option_is_refused_naming_it(case, tmp_path, capsys):
     flags, fragment = FLAG_CASES[case]
@@ -102,4 +125,6 @@ def test_the_corpus_script_writes_every_case(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.stem for p in (tmp_path / "corpus").iterdir()) == sorted(CSV_CASES)
+    assert sorted(p.stem for p in (tmp_path / "corpus").iterdir()) == sorted(
+        [*CSV_CASES, *PARQUET_CASES]
+    )

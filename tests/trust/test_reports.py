@@ -252,7 +252,7 @@ def markup_model(tmp_path, markup_csv) -> Path:
 def test_evaluate_reports_f1_averages_log_loss_and_roc_auc(tmp_path, markup_csv, markup_model):
     from sklearn.metrics import f1_score, log_loss, roc_auc_score
 
-    from chainrule.io.csv_table import read_table
+    from chainrule.data.tables import read_table
     from chainrule.tabular import TabularModel
 
     document = json.loads(ok(chainrule(tmp_path, "evaluate", markup_model, markup_csv,
