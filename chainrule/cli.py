@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -458,6 +459,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         console.quiet = True
     if (args.data is None) == (args.dataset is None):
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
+    if args.out and args.plot and Path(args.out).resolve() == Path(args.plot).resolve():
+        raise UserError(f"-o and --plot both name {args.out}: the plot would replace the model")
     for destination in (args.out, args.plot):
         if destination:
             check_not_an_input(destination, [args.data])

@@ -128,3 +128,12 @@ def test_the_corpus_script_writes_every_case(tmp_path):
     assert sorted(p.stem for p in (tmp_path / "corpus").iterdir()) == sorted(
         [*CSV_CASES, *PARQUET_CASES]
     )
+
+
+def test_the_model_and_the_plot_cannot_be_one_file(tmp_path, capsys):
+    data = tmp_path / "good.csv"
+    data.write_text(HEADER + GOOD_ROWS)
+    same = tmp_path / "out.png"
+    argv = ["train", data, "--target", "y", "--epochs", "1", "--quiet", "-o", same]
+    _refused(capsys, [*argv, "--plot", tmp_path / "sub" / ".." / "out.png"], "-o and --plot")
+    assert _files(tmp_path) == ["good.csv"]
