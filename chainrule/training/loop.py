@@ -103,13 +103,10 @@ def _split_validation(X, y, w, fraction: float, rng: np.random.Generator):
     return X[train], y[train], w_train, (X[val], y[val])
 
 
-def _in_memory_source(
-    model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
-    validation_data, validation_split,
-):  # fmt: skip
-    """Arrays in memory: checked whole (every target against the loss before training),
-    the validation rows split off at random from the seed, and the ArraySource whose
-    per-epoch permutations come from the same generator after that split."""
+def _checked_arrays(model, loss_fn, X, y, dtype, sample_weight):
+    """X in the model's dtype, y and the sample weights checked against X and every
+    target against the loss (before training, so a bad last label is not found an hour
+    in); also the model's output width."""
     X = check_features(X).astype(dtype, copy=False)
     y = _prepare_targets(check_targets(y, len(X)), dtype)
     w = None
@@ -119,6 +116,17 @@ def _in_memory_source(
             raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
     width = _output_width(model, X)
     _validate_against_loss(loss_fn, y, width, dtype, "y")
+    return X, y, w, width
+
+
+def _in_memory_source(
+    model, loss_fn, X, y, dtype, batch_size, shuffle, seed, sample_weight,
+    validation_data, validation_split,
+):  # fmt: skip
+    """Arrays in memory: checked whole (every target against the loss before training),
+    the validation rows split off at random from the seed, and the ArraySource whose
+    per-epoch permutations come from the same generator after that split."""
+    X, y, w, width = _checked_arrays(model, loss_fn, X, y, dtype, sample_weight)
     rng = as_generator(seed)
     if validation_data is not None:
         X_val, y_val = _validation_arrays(validation_data, dtype)
@@ -141,15 +149,7 @@ def _parallel_source(
     them all, naming it), sharded as ``shard`` says, and the GlobalBatches that give
     each rank its rows of every global batch, in one process's sample order."""
     with raise_together(communicator):
-        X = check_features(X).astype(dtype, copy=False)
-        y = _prepare_targets(check_targets(y, len(X)), dtype)
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if len(w) != len(X):
-                raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
-        width = _output_width(model, X)
-        _validate_against_loss(loss_fn, y, width, dtype, "y")
+        X, y, w, width = _checked_arrays(model, loss_fn, X, y, dtype, sample_weight)
         if type(loss_fn).penalty is not Loss.penalty:
             # each rank would add the whole batch's term, scaled by its share: not the sum
             raise ValueError(
