@@ -1,10 +1,7 @@
 """The plots read as a teacher would project them: the GIF from the untrained network on
 fixed axes, held-out figures apart, ReLU's derivative a step, the file named as written."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,20 +14,12 @@ from chainrule.explain.figures import (
     split,
     toy_dataset,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.command import run_chainrule
 
 
 def chainrule(*args, cwd) -> subprocess.CompletedProcess:
     """This tree's CLI (python -m chainrule), whatever script is installed."""
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-    )
+    return run_chainrule(*args, cwd=cwd, timeout=300)
 
 
 def test_relu_derivative_is_a_step_with_no_line_across_the_kink(tmp_path):

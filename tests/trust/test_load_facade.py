@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +15,11 @@ from sklearn.datasets import load_iris
 import chainrule as cr
 from chainrule.nn import MLP
 from chainrule.tabular import TabularModel
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.command import run_chainrule
 
 
 def chainrule(*args: str | os.PathLike, cwd: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-    )
+    result = run_chainrule(*args, cwd=cwd)
     assert result.returncode == 0, result.stderr
 
 

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.command import run_chainrule
+
 MARKUP = ["[low]", "[/]", "temp [/C]", "[bold]x"]
 
 
 def chainrule(cwd: Path, *args: object, timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m chainrule ARGS`` on this tree, stdout and stderr in pipes."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    env.pop("FORCE_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
+    return run_chainrule(*args, cwd=cwd, timeout=timeout, env={"COLUMNS": "200"})
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

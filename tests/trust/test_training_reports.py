@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -23,21 +21,12 @@ from chainrule import nn, optim
 from chainrule.errors import TrainingDiverged
 from chainrule.tabular import OutputOverflow, TabularModel, TrainOptions
 from chainrule.training import Callback, EarlyStopping, History, TerminateOnNaN, accuracy
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.command import run_chainrule
 
 
 def chainrule_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
     """This tree's command line (``python -m chainrule``), whatever is installed."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "chainrule", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+    return run_chainrule(*args, cwd=cwd)
 
 
 def _blobs(n=50, seed=0):
