@@ -10,6 +10,9 @@ that step, dropout active), and the metric is taken over all of them at the epoc
 end, as Keras does.  So they cost no extra pass over the data, and they are of the
 same kind as the training loss, a running figure over the epoch.  (They used to be
 computed on a second pass over the whole training set, most of an epoch's time.)
+For a batch source (streamed, possibly bigger than memory) the outputs are not kept:
+each batch adds to running sums that give the same figures (``running_metrics.py``),
+and the validation rows' metrics likewise.
 
 A batch whose loss is NaN or infinite stops training with :class:`TrainingDiverged`
 before its gradients reach the weights (a test of one number per step); at each
