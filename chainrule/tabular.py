@@ -271,7 +271,10 @@ class TabularModel:
         keywords (``drop_missing``, ``na_values``, ``buffer_rows``, ...)."""
         from .tabular_stream import train_stream
 
-        return train_stream(cls, path, target, task, options or TrainOptions(), **reading)
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task '{task}'; choose classify or regress")
+        options = options or TrainOptions()
+        return train_stream(cls, path, target, task, options, guess_task, **reading)
 
     def _training_setup(self, options: TrainOptions) -> tuple[Any, list[Any], list[Any]]:
         """The optimizer for the network, the callbacks and the metrics ``options`` ask

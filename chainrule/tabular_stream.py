@@ -48,6 +48,7 @@ def train_stream(
     target: str,
     task: str | None,
     options: Any,
+    guess_task: Callable[[np.ndarray], str],
     *,
     feature_names: list[str] | None = None,
     drop_missing: bool = False,
@@ -58,9 +59,7 @@ def train_stream(
 ) -> tuple[Any, History]:
     """``TabularModel.train_stream``: (model, history) trained on the file at ``path``
     (see the module's docstring).  ``notify`` is given a line once the statistics pass
-    is done."""
-    from .tabular import TASKS, guess_task
-
+    is done; ``guess_task`` is the in-memory path's guess from the target's values."""
     reader = open_block_reader(path, target, feature_names, drop_missing, na_values, block_bytes)
     started = time.perf_counter()
     with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between blocks
@@ -76,8 +75,6 @@ def train_stream(
         if keys is None and stats.target_mean is None:
             raise DataFileError(_too_many_labels(path, target))
         task = "regress" if keys is None else guess_task(keys)
-    if task not in TASKS:
-        raise ValueError(f"unknown task '{task}'; choose classify or regress")
     model = cls(network=None, task=task, feature_names=reader.feature_names, target_name=target)
     if options.standardize:
         model.input_mean = stats.mean
