@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from chainrule.data.tables import read_table
 from chainrule.tabular import TabularModel, TrainOptions
@@ -189,3 +190,34 @@ def test_streamed_training_memory_does_not_grow_with_the_file(tmp_path):
     small_kb = peak_kb_of_streamed_training(small, tmp_path)
     large_kb = peak_kb_of_streamed_training(large, tmp_path)
     assert large_kb < 1.1 * small_kb, (small_kb, large_kb)
+
+
+def test_divergence_early_stopping_and_the_plot_work_as_in_memory(tmp_path):
+    data_file = write_parquet(tmp_path / "d.parquet", 2000, 400)
+    diverged = chainrule("train", data_file, "--target", "y", "--stream", "--optimizer", "sgd",
+                         "--lr", "1e30", "--quiet", "-o", "m.st", cwd=tmp_path)  # fmt: skip
+    assert diverged.returncode == 1
+    assert diverged.stderr.startswith("chainrule: error: training diverged at epoch 1")
+    assert not (tmp_path / "m.st").exists()
+    stopped = chainrule("train", data_file, "--target", "y", "--stream", "--early-stopping",
+                        "--patience", "1", "--lr", "0.5", "--epochs", "200", "--quiet",
+                        "-o", "m.st", "--plot", "p.png", cwd=tmp_path)  # fmt: skip
+    assert stopped.returncode == 0, stopped.stderr
+    summary = TabularModel.load(tmp_path / "m.st").summary
+    assert summary["stopped_early"] and summary["epochs_run"] < 200
+    assert summary["final_epoch"] == summary["restored_epoch"]
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_word_in_a_streamed_regression_target_is_named_by_its_line(tmp_path):
+    data_file = tmp_path / "d.csv"
+    rows = [f"{i},{i % 7}.5" for i in range(3000)]
+    rows[2500] = "2500,abc"  # line 2502: the header is line 1
+    data_file.write_text("a,y\n" + "\n".join(rows) + "\n")
+    options = TrainOptions(epochs=1, verbose=0)
+    with pytest.raises(ValueError) as error:
+        TabularModel.train_stream(data_file, "y", "regress", options, block_bytes=4000)
+    assert str(error.value) == (
+        f"{data_file}: column 'y' holds 'abc' at line 2502, which is not a number; "
+        "regression needs a numeric target"
+    )
