@@ -156,6 +156,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _memory_size(text: str) -> int:
+    from .data.footprint import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """The examples as written, and every option's default after its help."""
 
@@ -268,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--out", help="where to write the model (.safetensors)")
     train.add_argument("--plot", help="write the loss and metric curves to this PNG")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--stream",
+        action="store_true",
+        help="train without loading the file: a pass for the statistics, then blocks "
+        "through a shuffle buffer each epoch (the validation rows picked by a seeded hash)",
+    )
+    train.add_argument(
+        "--memory",
+        type=_memory_size,
+        help="memory budget, e.g. 2G: a file whose features (as float32) exceed it is "
+        "streamed (default: a quarter of the machine's memory)",
+    )
 
     evaluate = command("evaluate", "Score a model on a labelled CSV file.")
     evaluate.add_argument("model")
@@ -465,6 +486,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         if destination:
             check_not_an_input(destination, [args.data])
             check_writable(destination)
+    if _streams(args, comm, console):
+        model, history = _train_streamed(args, console)
+        _finish_training(args, console, comm, model, history, args.data)
+        return
     if args.dataset:
         data = load_dataset(args.dataset)
         X, y, names, target, task = (
@@ -493,6 +518,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             y = table.numeric_target(source, "--task regress needs a numeric target")
         if table.dropped_lines:
             console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
+    X_test = y_test = None
     if args.test_split:
         from .holdout import held_out_rows
         from .tabular import guess_task
@@ -520,6 +546,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         model, history = TabularModel.train(X, y, names, target, task, options, comm)
     except DataError as error:
         raise UserError(f"{source}: {error}") from None
+    _finish_training(args, console, comm, model, history, source, X_test, y_test)
+
+
+def _finish_training(args, console, comm, model, history, source, X_test=None, y_test=None):
+    """After training (in memory or streamed): the figures, the test split's scores, and
+    the model and plot written (by rank 0), unless Ctrl-C stopped it."""
     if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
         unwritten = "; nothing written" if args.out or args.plot else ""
         raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
@@ -562,6 +594,64 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         plot_history(history, args.plot, title=f"chainrule on {source}")
         console.print(f"curves written to {args.plot}")
+
+
+def _streams(args: argparse.Namespace, comm, console) -> bool:
+    """Whether to train on the file streamed: asked for (--stream), or the data would not
+    fit the memory budget (--memory, by default a share of the machine's memory)."""
+    from .data.footprint import default_budget, estimated_bytes
+
+    if args.dataset or args.data is None:
+        if args.stream:
+            raise UserError("--stream reads a file: give a CSV or Parquet file, not --dataset")
+        return False
+    stream = args.stream
+    if not stream and comm.size == 1:
+        need, budget = estimated_bytes(args.data), args.memory or default_budget()
+        if need > budget:
+            console.print(
+                f"{args.data}: about {_bytes(need)} as float32, over the memory budget of "
+                f"{_bytes(budget)} (--memory): training on it streamed (--stream)"
+            )
+            stream = True
+    if stream and comm.size > 1:
+        raise UserError("--stream trains in one process, not under mpirun")
+    if stream and args.test_split:
+        raise UserError(
+            "--test-split holds the test rows in memory, which --stream does not; keep a "
+            "test file aside and score the model with chainrule evaluate"
+        )
+    if stream and not args.target:
+        raise UserError("--target COLUMN is required with a CSV file")
+    return stream
+
+
+def _bytes(size: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1024:.1f} kB"
+
+
+def _train_streamed(args: argparse.Namespace, console):
+    from .tabular import TabularModel, TrainOptions
+    from .training.data import DataError
+
+    activation = args.activation.split(",") if "," in args.activation else args.activation
+    options = TrainOptions(
+        hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split, early_stopping=args.early_stopping,
+        patience=args.patience, seed=args.seed, standardize=args.standardize,
+        verbose=0 if args.quiet else 1,
+    )  # fmt: skip
+    try:
+        return TabularModel.train_stream(
+            args.data, args.target, args.task, options, drop_missing=args.drop_missing,
+            na_values=_na_values(args), notify=console.print,
+        )  # fmt: skip
+    except DataError as error:
+        raise UserError(f"{args.data}: {error}") from None
 
 
 def _training_title(history) -> str:

@@ -240,7 +240,46 @@ class TabularModel:
         y, width, output, loss = model._targets_and_head(y_raw, options, comm)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
-        params, lr = model.network.parameters(), options.lr
+        optimizer, callbacks, metrics = model._training_setup(options)
+        started = time.perf_counter()
+        # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
+        # overflow warnings on the way there would only bury it
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(
+                model.network, loss, optimizer, model.scale_inputs(X), y,
+                epochs=options.epochs, batch_size=options.batch_size,
+                validation_split=options.validation_split, callbacks=callbacks,
+                metrics=metrics, verbose=options.verbose, seed=options.seed,
+                comm=comm, shard="strided",
+            )  # fmt: skip
+        samples = sum(comm.allgather(len(X)))
+        model._summarise(history, optimizer, options, loss, samples, started)
+        return model, history
+
+    @classmethod
+    def train_stream(
+        cls,
+        path: str | os.PathLike,
+        target: str,
+        task: str | None = None,
+        options: TrainOptions | None = None,
+        **reading: Any,
+    ) -> tuple[TabularModel, History]:
+        """Train on a CSV or Parquet file (or folder) without loading it: one pass for
+        the statistics, then epoch by epoch through its blocks and a bounded shuffle
+        buffer; see :mod:`chainrule.tabular_stream` for the details and ``reading``'s
+        keywords (``drop_missing``, ``na_values``, ``buffer_rows``, ...)."""
+        from .tabular_stream import train_stream
+
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task '{task}'; choose classify or regress")
+        options = options or TrainOptions()
+        return train_stream(cls, path, target, task, options, guess_task, **reading)
+
+    def _training_setup(self, options: TrainOptions) -> tuple[Any, list[Any], list[Any]]:
+        """The optimizer for the network, the callbacks and the metrics ``options`` ask
+        for."""
+        params, lr = self.network.parameters(), options.lr
         if options.optimizer == "sgd":
             optimizer = SGD(params, lr=0.01 if lr is None else lr, momentum=0.9, nesterov=True)
         elif options.optimizer == "adam":
@@ -255,21 +294,23 @@ class TabularModel:
                 raise ValueError("--early-stopping needs a validation split above 0")
             callbacks.append(EarlyStopping(patience=options.patience))
         # the loss of a regression is on the standardised target; rmse is in its units
-        metrics = ["accuracy"] if task == "classify" else ["r2", rmse_in_units(model.target_scale)]
-        started = time.perf_counter()
-        # a run that diverges ends in fit's TrainingDiverged, which says so: NumPy's
-        # overflow warnings on the way there would only bury it
-        with np.errstate(over="ignore", invalid="ignore"):
-            history = fit(
-                model.network, loss, optimizer, model.scale_inputs(X), y,
-                epochs=options.epochs, batch_size=options.batch_size,
-                validation_split=options.validation_split, callbacks=callbacks,
-                metrics=metrics, verbose=options.verbose, seed=options.seed,
-                comm=comm, shard="strided",
-            )  # fmt: skip
-        model.summary = {
+        metrics = (
+            ["accuracy"] if self.task == "classify" else ["r2", rmse_in_units(self.target_scale)]
+        )
+        return optimizer, callbacks, metrics
+
+    def _summarise(
+        self,
+        history: History,
+        optimizer: Any,
+        options: TrainOptions,
+        loss: str,
+        samples: int,
+        started: float,
+    ) -> None:
+        self.summary = {
             "chainrule_version": __version__,
-            "samples": sum(comm.allgather(len(X))),
+            "samples": samples,
             "epochs_run": len(history.epochs),
             "seconds": round(time.perf_counter() - started, 3),
             "optimizer": options.optimizer,
@@ -285,9 +326,8 @@ class TabularModel:
             "final_epoch": history.final_epoch,
             "final": history.final(),
         }
-        if task == "regress":
-            model.summary["loss_on"] = "the standardised target; rmse is in the target's units"
-        return model, history
+        if self.task == "regress":
+            self.summary["loss_on"] = "the standardised target; rmse is in the target's units"
 
     def _targets_and_head(
         self, y_raw: np.ndarray, options: TrainOptions, comm: Communicator | None = None

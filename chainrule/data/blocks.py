@@ -81,6 +81,19 @@ class _Reader:
             return chunk.features, chunk.target, chunk.rows
         return chunk.features[keep], chunk.target[keep], chunk.rows[keep]
 
+    def read_block(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._arrays(self.read_chunk(i))
+
+    def read_chunk(self, i: int) -> Chunk:
+        raise NotImplementedError
+
+    def where(self, i: int, k: int) -> tuple[str, str]:
+        """Where row ``k`` of block ``i`` (as :meth:`read_block` gives it) is: its file
+        and "line 17" (CSV) or "row 17" (Parquet), for a message."""
+        chunk = self.read_chunk(i)
+        lines = chunk.lines[~chunk.missing]
+        return str(chunk.source or self.source.path), f"{chunk.unit} {int(lines[k])}"
+
     def _check(self, i: int) -> None:
         if not 0 <= i < self.n_blocks:
             raise IndexError(f"{self.source.path}: no block {i}; there are {self.n_blocks}")
@@ -111,14 +124,14 @@ class CsvBlockReader(_Reader):
                 rows += count_records(raw, self.columns)
         self.n_blocks = len(self.blocks)
 
-    def read_block(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def read_chunk(self, i: int) -> Chunk:
         self._check(i)
         block = self.blocks[i]
         with open_bytes(self.source.path) as stream:
             _skip(stream, block.offset, self.layout.compressed)
             data = stream.read(block.length)
         raw = RawBlock(data, block.first_line, block.offset)
-        return self._arrays(parse_block(raw, self.columns, block.first_row))
+        return parse_block(raw, self.columns, block.first_row)
 
 
 class ParquetBlockReader(_Reader):
@@ -135,10 +148,10 @@ class ParquetBlockReader(_Reader):
         self.parquet = self.source.parquet
         self.n_blocks = len(self.parquet.row_groups)
 
-    def read_block(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def read_chunk(self, i: int) -> Chunk:
         self._check(i)
         (chunk,) = self.parquet.iter_group(self.parquet.row_groups[i], self.columns)
-        return self._arrays(chunk)
+        return chunk
 
 
 def _skip(stream: Any, offset: int, compressed: bool) -> None:
@@ -164,45 +177,107 @@ def open_block_reader(
     return CsvBlockReader(path, target, feature_names, drop_missing, na_values, block_bytes)
 
 
+#: distinct target values :func:`statistics` counts before it stops (too many for classes)
+MAX_LABELS = 1 << 16
+
+
 @dataclass
 class Statistics:
     """One pass over a data set: rows, each feature's mean and (population) standard
-    deviation, and each label with its count (raw values, as read)."""
+    deviation, each label with its count (raw values, as read; None when there are more
+    than :data:`MAX_LABELS` distinct values), and the target's mean and (population)
+    standard deviation when every value reads as a number (``np.asarray(.., float64)``,
+    as in memory), else ``not_a_number``: the first value that does not, as (block,
+    position in the block, global row, value)."""
 
     rows: int
     mean: np.ndarray
     std: np.ndarray
-    labels: dict[Any, int] = field(default_factory=dict)
+    labels: dict[Any, int] | None = field(default_factory=dict)
+    target_mean: float | None = None
+    target_std: float | None = None
+    not_a_number: tuple[int, int, int, Any] | None = None
 
 
-def statistics(reader: BlockReader) -> Statistics:
-    """Row count, per-feature mean and standard deviation, and label counts, in one pass.
+class _Moments:
+    """Count, mean and sum of squared deviations, merged block by block (Chan et al.)."""
+
+    def __init__(self, width: int) -> None:
+        self.n, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
+
+    def add(self, values: np.ndarray) -> None:
+        n_b = len(values)
+        mean_b = values.mean(axis=0)
+        m2_b = ((values - mean_b) ** 2).sum(axis=0)
+        total = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / total)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / total)
+        self.n = total
+
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / self.n)
+
+
+def _first_not_a_number(target: np.ndarray) -> int:
+    for k, value in enumerate(np.asarray(target, dtype=object).reshape(-1)):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return k
+    return 0
+
+
+def statistics(reader: BlockReader, check: Any = None) -> Statistics:
+    """Row count, per-feature mean and standard deviation, label counts and the target's
+    mean and deviation, in one pass (``check()``, if given, runs after each block: a
+    place to act on a deferred Ctrl-C).
 
     Each block gives its count n_b, mean m_b and sum of squared deviations
     M2_b = sum (x - m_b)^2 (two passes over the block, in float64).  Blocks merge by Chan
     et al.'s rule: with delta = m_b - m_a and n = n_a + n_b,
     m = m_a + delta * n_b / n and M2 = M2_a + M2_b + delta^2 * n_a * n_b / n;
     the standard deviation is sqrt(M2 / n).  No sum of squares of raw values is ever
-    formed, so a large mean does not cancel the variance away.
+    formed, so a large mean does not cancel the variance away.  (With one block this is
+    NumPy's ``mean`` and ``std`` to the bit.)
     """
-    width = len(reader.feature_names)
-    n, mean, m2 = 0, np.zeros(width), np.zeros(width)
-    labels: Counter = Counter()
+    features_moments = _Moments(len(reader.feature_names))
+    target_moments: _Moments | None = _Moments(1)
+    labels: Counter | None = Counter()
+    not_a_number = None
     for i in range(reader.n_blocks):
-        features, target, _ = reader.read_block(i)
-        n_b = len(features)
-        if n_b == 0:
+        features, target, rows = reader.read_block(i)
+        if check is not None:
+            check()
+        if len(features) == 0:
             continue
-        mean_b = features.mean(axis=0)
-        m2_b = ((features - mean_b) ** 2).sum(axis=0)
-        total = n + n_b
-        delta = mean_b - mean
-        mean = mean + delta * (n_b / total)
-        m2 = m2 + m2_b + delta**2 * (n * n_b / total)
-        n = total
-        values, counts = np.unique(np.asarray(target), return_counts=True)
-        labels.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+        features_moments.add(features)
+        if labels is not None:
+            values, counts = np.unique(np.asarray(target), return_counts=True)
+            labels.update(dict(zip(values.tolist(), counts.tolist(), strict=True)))
+            if len(labels) > MAX_LABELS:
+                labels = None
+        if target_moments is not None:
+            try:
+                numbers = np.asarray(target, dtype=np.float64)
+            except (TypeError, ValueError):
+                k = _first_not_a_number(target)
+                not_a_number = (i, k, int(rows[k]), np.asarray(target).reshape(-1)[k])
+                target_moments = None
+            else:
+                target_moments.add(numbers.reshape(-1))
+    n = features_moments.n
     if n == 0:
         source = getattr(getattr(reader, "source", None), "path", "the data")
         raise DataFileError(f"{source}: no data rows")
-    return Statistics(n, mean, np.sqrt(m2 / n), dict(labels))
+    statistics = Statistics(
+        n,
+        features_moments.mean,
+        features_moments.std(),
+        None if labels is None else dict(labels),
+        not_a_number=not_a_number,
+    )
+    if target_moments is not None:
+        statistics.target_mean = float(target_moments.mean[0])
+        statistics.target_std = float(target_moments.std()[0])
+    return statistics

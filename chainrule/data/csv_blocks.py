@@ -354,12 +354,19 @@ def count_records(raw: RawBlock, columns: Columns) -> int:
     when no quote and no blank line makes a line end other than a row's end."""
     data = raw.data
     body = data[:-1] if data.endswith(b"\n") else data
-    if b'"' not in data and not _BLANK_LINE.search(body):
+    if b'"' not in data and not _has_blank_line(body):
         return body.count(b"\n") + 1
     return len(python_block(raw, _nothing_converted(columns), 0))
 
 
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|\Z)")
+# a line of nothing but spaces: after a line end (a pattern that starts with a literal is
+# searched for that literal first, ~50x faster than trying each position) or at the start
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*(?:\n|\Z)")
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r]*(?:\n|\Z)")
+
+
+def _has_blank_line(body: bytes) -> bool:
+    return bool(_BLANK_FIRST_LINE.match(body) or _BLANK_LINE.search(body))
 
 
 def _nothing_converted(columns: Columns) -> Columns:

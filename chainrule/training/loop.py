@@ -10,6 +10,9 @@ that step, dropout active), and the metric is taken over all of them at the epoc
 end, as Keras does.  So they cost no extra pass over the data, and they are of the
 same kind as the training loss, a running figure over the epoch.  (They used to be
 computed on a second pass over the whole training set, most of an epoch's time.)
+For a batch source (streamed, possibly bigger than memory) the outputs are not kept:
+each batch adds to running sums that give the same figures (``running_metrics.py``),
+and the validation rows' metrics likewise.
 
 A batch whose loss is NaN or infinite stops training with :class:`TrainingDiverged`
 before its gradients reach the weights (a test of one number per step); at each
@@ -58,6 +61,7 @@ from .parallel import (
     split_validation,
 )
 from .progress import ProgressDisplay
+from .running_metrics import RunningMetrics
 from .state import History, TrainingState
 
 
@@ -264,15 +268,22 @@ def evaluate_batches(
     batches: Iterable[tuple[np.ndarray, np.ndarray]],
     keep: list[np.ndarray] | None = None,
     keep_targets: list[np.ndarray] | None = None,
+    running: RunningMetrics | None = None,
 ) -> float:
     """The mean loss over the rows of ``batches`` (``evaluate_loss`` for a source's
-    held-out rows); ``keep_targets`` is given each batch's targets."""
+    held-out rows); ``keep_targets`` is given each batch's targets.  With ``running``,
+    each batch's prediction goes to its running metrics instead of being kept."""
     total, rows = 0.0, 0
+    scratch: list[np.ndarray] = []
     with model.inference():
         for xb, yb in batches:
-            total += compute(xb, yb, None, keep).item() * len(xb)
+            if running is not None:
+                total += compute(xb, yb, None, scratch).item() * len(xb)
+                running.add(yb, scratch.pop())
+            else:
+                total += compute(xb, yb, None, keep).item() * len(xb)
             rows += len(xb)
-            if keep_targets is not None:
+            if keep_targets is not None and running is None:
                 keep_targets.append(yb)
     if rows == 0:
         raise DataError("the validation split holds no rows: too few rows, or a larger split")
@@ -394,6 +405,11 @@ def fit(
     kept: list[np.ndarray] | None = [] if named_metrics else None
     kept_targets: list[np.ndarray] = []
     to_outputs = outputs_of_predictions(model, loss_fn) if named_metrics else None
+    # a streamed epoch may hold more rows than memory: its metrics are running sums
+    running = running_val = None
+    if streamed and to_outputs is not None:
+        running = RunningMetrics(named_metrics, to_outputs)
+        running_val = RunningMetrics(named_metrics, to_outputs)
     stops_on_divergence = any(getattr(c, "stops_on_divergence", False) for c in callbacks)
 
     history = History()
@@ -455,7 +471,9 @@ def fit(
                         # the gradients are dropped as they are used (their memory is
                         # the update's work space): nothing of this batch outlives it
                         optimizer.step(release_grads=True)
-                    if kept is not None:
+                    if running is not None and kept:
+                        running.add(batch[1], kept.pop())
+                    elif kept is not None:
                         kept_targets.append(batch[1])
                     rows = len(batch[0]) if reduction is None else int(loader.rows[batch_index])
                     display.batch_done(rows, value)
@@ -486,9 +504,16 @@ def fit(
                     val_targets = []
                     logs["val_loss"] = evaluate_batches(
                         model, compute, loader.validation_batches(max(batch_size, 256)),
-                        kept_val, val_targets,
+                        kept_val, val_targets, running_val,
                     )  # fmt: skip
-                if kept is not None:
+                if running is not None and running_val is not None:
+                    logs.update(running.logs())
+                    if X_val is not None:  # arrays given as validation_data: in memory
+                        val_logs = _metric_logs(named_metrics, to_outputs, kept_val, val_targets)
+                    else:
+                        val_logs = running_val.logs()
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                elif kept is not None:
                     targets, val_kept = kept_targets, kept_val
                     if parallel:  # the metrics over every rank's outputs
                         kept[:] = gather_rows(communicator, kept)

@@ -58,6 +58,7 @@ def rmse_in_units(scale: float) -> Metric:
     def rmse(y_true: np.ndarray, y_output: np.ndarray) -> float:
         return float(scale * np.sqrt(mean_squared_error(y_true, y_output)))
 
+    rmse.target_scale = scale  # type: ignore[attr-defined]  # read by running_metrics.py
     return rmse
 
 

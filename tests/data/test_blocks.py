@@ -3,12 +3,17 @@ the one-pass statistics equal NumPy's on the whole data."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainrule.data.blocks import BlockReader, open_block_reader, statistics
+from chainrule.data.csv_blocks import _has_blank_line
 
 
 def _data(n=5000, seed=3):
@@ -71,3 +76,10 @@ def test_csv_blocks_count_rows_across_quotes_and_blank_lines(tmp_path):
         features, _, rows_read = reader.read_block(i)
         got.update(zip(rows_read.tolist(), features[:, 0].tolist(), strict=True))
     assert got == {i: float(i) for i in range(2000)}
+
+
+@given(st.lists(st.sampled_from([b"a", b"1", b" ", b"\t", b"\r", b"\n", b","]), max_size=12))
+def test_the_fast_blank_line_search_finds_what_the_line_by_line_pattern_finds(parts):
+    body = b"".join(parts)
+    slow = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|\Z)")
+    assert _has_blank_line(body) == bool(slow.search(body))

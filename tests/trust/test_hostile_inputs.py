@@ -61,6 +61,19 @@ def test_training_on_a_hostile_csv_is_refused_naming_the_file(case, tmp_path, ca
     assert _files(tmp_path) == before
 
 
+@pytest.mark.parametrize("case", sorted(CSV_CASES) + sorted(PARQUET_CASES))
+def test_streamed_training_on_a_hostile_file_is_refused_naming_the_file(case, tmp_path, capsys):
+    """``train --stream`` reads through block readers and a statistics pass, not
+    read_table: the same one-line errors."""
+    _, write, fragment = {**CSV_CASES, **PARQUET_CASES}[case]
+    data = write(tmp_path)
+    before = _files(tmp_path)
+    argv = ["train", data, "--target", "y", "--epochs", "1", "--stream", "-o", tmp_path / "m.st"]
+    message = _refused(capsys, argv, fragment)
+    assert str(data) in message
+    assert _files(tmp_path) == before
+
+
 @pytest.fixture(scope="module")
 def trained_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
