@@ -22,6 +22,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,6 +60,11 @@ class RawBlock:
     data: bytes
     first_line: int
     offset: int
+
+    @cached_property
+    def line_ends(self) -> int:
+        """The number of line ends in ``data`` (counted once: a pass over the bytes)."""
+        return self.data.count(b"\n")
 
 
 def open_bytes(path: Path) -> BinaryIO:
@@ -136,9 +142,9 @@ def _first_record_end(buffer: bytes) -> int:
 def _last_record_end(buffer: bytes) -> int:
     """The index just after the last line end outside quotes (``buffer`` starts outside
     quotes), or 0 if there is none."""
-    total = buffer.count(b'"')
-    if total == 0:
+    if b'"' not in buffer:  # a search stops at the first quote; a count reads it all
         return buffer.rfind(b"\n") + 1
+    total = buffer.count(b'"')
     end, after = len(buffer), 0
     while True:
         newline = buffer.rfind(b"\n", 0, end)
@@ -165,9 +171,10 @@ def iter_raw_blocks(
         if cut == 0:
             pending = buffer
             continue
-        block, pending = buffer[:cut], buffer[cut:]
-        yield RawBlock(block, first_line, offset)
-        first_line += block.count(b"\n")
+        raw = RawBlock(buffer[:cut], first_line, offset)
+        pending = buffer[cut:]
+        yield raw
+        first_line += raw.line_ends
         offset += cut
     if pending.strip():
         yield RawBlock(pending, first_line, offset)
@@ -197,13 +204,13 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _consecutive_lines(data: bytes, first_line: int, rows: int) -> np.ndarray | None:
+def _consecutive_lines(raw: RawBlock, rows: int) -> np.ndarray | None:
     """Each row's line if every line end of the block ends one row (no blank line, no line
     end inside a quoted cell), else None."""
-    records = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    records = raw.line_ends + (0 if raw.data.endswith(b"\n") else 1)
     if records != rows:
         return None
-    return np.arange(first_line, first_line + rows, dtype=np.int64)
+    return np.arange(raw.first_line, raw.first_line + rows, dtype=np.int64)
 
 
 def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
@@ -218,7 +225,7 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
         table = arrow_call(lambda: _arrow_table(data, columns, quoted))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return python_block(raw, columns, first_row)
-    lines = _consecutive_lines(data, raw.first_line, table.num_rows)
+    lines = _consecutive_lines(raw, table.num_rows)
     if lines is None:
         return python_block(raw, columns, first_row)
     header = columns.header
