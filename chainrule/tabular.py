@@ -25,6 +25,7 @@ from .blas_threads import one_blas_thread
 from .data.errors import shown
 from .data.frames import feature_matrix, frame_arrays, target_values
 from .data.inputs import is_dataframe
+from .data.moments import column_mean_and_std, standardised
 from .data.tables import (
     Chunk,
     CsvError,
@@ -236,7 +237,7 @@ class TabularModel:
             mean, scale, _ = global_mean_and_std(X, comm)
             model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
         elif options.standardize:
-            mean, scale = X.mean(axis=0), X.std(axis=0)
+            mean, scale = column_mean_and_std(model.checked_features(X))
             model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
         y, width, output, loss = model._targets_and_head(y_raw, options, comm)
         sizes = [X.shape[1], *options.hidden, width]
@@ -262,7 +263,7 @@ class TabularModel:
         # overflow warnings on the way there would only bury it
         with np.errstate(over="ignore", invalid="ignore"):
             history = fit(
-                model.network, loss, optimizer, model.scale_inputs(X), y,
+                model.network, loss, optimizer, model.scaled_features(X), y,
                 epochs=options.epochs, batch_size=options.batch_size,
                 validation_split=options.validation_split, callbacks=callbacks,
                 metrics=metrics, verbose=options.verbose, seed=options.seed,
@@ -355,12 +356,24 @@ class TabularModel:
             return feature_matrix(X, self.feature_names, np.float64)
         return np.asarray(X, dtype=np.float64)
 
-    def scale_inputs(self, X: np.ndarray) -> np.ndarray:
+    def checked_features(self, X: Any) -> np.ndarray:
+        """X's feature matrix (float64), or a DataError naming its shape when it does not
+        have one column per feature."""
         X = self.features_of(X)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise DataError(
                 f"expected {len(self.feature_names)} feature columns, got data of shape {X.shape}"
             )
+        return X
+
+    def scaled_features(self, X: Any) -> np.ndarray:
+        """:meth:`scale_inputs` in the network's dtype, made block by block of rows (the
+        same numbers without whole-matrix temporaries: :mod:`chainrule.data.moments`)."""
+        X = self.checked_features(X)
+        return standardised(X, self.input_mean, self.input_scale, self.network.dtype)
+
+    def scale_inputs(self, X: np.ndarray) -> np.ndarray:
+        X = self.checked_features(X)
         if self.input_mean is None:
             return X
         return (X - self.input_mean) / self.input_scale
