@@ -21,7 +21,7 @@ import gzip
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
@@ -60,6 +60,12 @@ class RawBlock:
     data: bytes
     first_line: int
     offset: int
+    quote_count: int | None = field(default=None, compare=False, repr=False)  # if known
+
+    @property
+    def quotes(self) -> int:
+        """The number of quote characters in ``data``."""
+        return self.data.count(b'"') if self.quote_count is None else self.quote_count
 
     @cached_property
     def line_ends(self) -> int:
@@ -139,20 +145,20 @@ def _first_record_end(buffer: bytes) -> int:
         position = newline + 1
 
 
-def _last_record_end(buffer: bytes) -> int:
+def _last_record_end(buffer: bytes) -> tuple[int, int]:
     """The index just after the last line end outside quotes (``buffer`` starts outside
-    quotes), or 0 if there is none."""
+    quotes), or 0 if there is none, and the number of quote characters before it."""
     if b'"' not in buffer:  # a search stops at the first quote; a count reads it all
-        return buffer.rfind(b"\n") + 1
+        return buffer.rfind(b"\n") + 1, 0
     total = buffer.count(b'"')
     end, after = len(buffer), 0
     while True:
         newline = buffer.rfind(b"\n", 0, end)
         if newline < 0:
-            return 0
+            return 0, 0
         after += buffer.count(b'"', newline, end)
         if (total - after) % 2 == 0:
-            return newline + 1
+            return newline + 1, total - after
         end = newline
 
 
@@ -167,11 +173,11 @@ def iter_raw_blocks(
         if not piece:
             break
         buffer = pending + piece if pending else piece
-        cut = _last_record_end(buffer)
+        cut, quotes = _last_record_end(buffer)
         if cut == 0:
             pending = buffer
             continue
-        raw = RawBlock(buffer[:cut], first_line, offset)
+        raw = RawBlock(buffer[:cut], first_line, offset, quotes)
         pending = buffer[cut:]
         yield raw
         first_line += raw.line_ends
@@ -219,7 +225,7 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
     data = raw.data
     quoted = b'"' in data
     overlap = set(columns.keep) & set(columns.features)
-    if (quoted and data.count(b'"') % 2) or overlap or not _is_utf8(data):
+    if (quoted and raw.quotes % 2) or overlap or not _is_utf8(data):
         return python_block(raw, columns, first_row)
     try:
         table = arrow_call(lambda: _arrow_table(data, columns, quoted))
