@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 
 from ._version import __version__
-from .blas_threads import one_blas_thread
 from .data.errors import shown
 from .data.frames import feature_matrix, frame_arrays, target_values
 from .data.inputs import is_dataframe
@@ -44,6 +43,7 @@ from .io import save as save_network
 from .io.interrupts import deferred_interrupts
 from .io.safetensors_reader import short
 from .nn import MLP
+from .nn.blas_threads import one_blas_thread
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
@@ -382,7 +382,7 @@ class TabularModel:
         """The network's outputs (float64) for the rows of X; OutputOverflow names the
         rows for which they are NaN or inf (NumPy's overflow warnings on the way are
         left out: the error says it better).  BLAS works in one thread here (see
-        :mod:`chainrule.blas_threads`): fast, and the same bytes on any machine's cores."""
+        :mod:`chainrule.nn.blas_threads`): fast, and the same bytes on any machine's cores."""
         X = self.features_of(X)
         with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
             out = self.network.predict(self.scale_inputs(X)).astype(np.float64)

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from chainrule.blas_threads import one_blas_thread
 from chainrule.nn import MLP
+from chainrule.nn.blas_threads import one_blas_thread
 from chainrule.tabular import TabularModel
 
 FEATURES = 20
