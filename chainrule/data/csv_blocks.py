@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .chunk import Chunk, Columns
+from .chunk import Chunk, Columns, text_objects
 from .errors import DataFileError, shown
 from .signals import arrow_call
 
@@ -245,7 +245,7 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
         missing |= pc.is_in(column, value_set=pa.array(columns.missing.target_texts())).to_numpy(
             zero_copy_only=False
         )
-        target = column.to_numpy(zero_copy_only=False)
+        target = text_objects(column)
     if missing.any() and not columns.allow_missing:
         return python_block(raw, columns, first_row)  # it names the cell and its line
     kept = table.select([header[i] for i in columns.keep]) if columns.keep else None

@@ -11,6 +11,7 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from chainrule.data.moments import column_mean_and_std, standardised
@@ -83,3 +84,15 @@ def test_block_by_block_statistics_are_numpys_bit_for_bit(rows, block_rows):
         standardised(X, None, None, np.float32, block_rows).tobytes()
         == X.astype(np.float32).tobytes()
     )
+
+
+def test_text_labels_are_shared_str_objects(table_file, tmp_path):
+    """A str object per row (~55 bytes) would outweigh the row's float32 features (80)."""
+    table = read_table(table_file, "y")
+    parquet = tmp_path / "data.parquet"
+    pq.write_table(pacsv.read_csv(table_file), parquet, row_group_size=10_000)
+    for target in (table.target, read_table(parquet, "y").target):
+        assert sorted(set(target)) == ["blue", "green", "red"]
+        # at most one object per label and block read (CSV: of 2 MB; Parquet: row group)
+        blocks = table_file.stat().st_size // TABLE_BLOCK_BYTES + 2
+        assert len({id(label) for label in target}) <= 3 * blocks < ROWS / 100
