@@ -24,6 +24,7 @@ from ._version import __version__
 from .data.errors import shown
 from .data.frames import feature_matrix, frame_arrays, target_values
 from .data.inputs import is_dataframe
+from .data.moments import column_mean_and_std, standardised
 from .data.tables import (
     Chunk,
     CsvError,
@@ -42,6 +43,7 @@ from .io import save as save_network
 from .io.interrupts import deferred_interrupts
 from .io.safetensors_reader import short
 from .nn import MLP
+from .nn.blas_threads import one_blas_thread
 from .optim import SGD, Adam
 from .training import EarlyStopping, History, fit
 from .training.data import DataError
@@ -235,7 +237,7 @@ class TabularModel:
             mean, scale, _ = global_mean_and_std(X, comm)
             model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
         elif options.standardize:
-            mean, scale = X.mean(axis=0), X.std(axis=0)
+            mean, scale = column_mean_and_std(model.checked_features(X))
             model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
         y, width, output, loss = model._targets_and_head(y_raw, options, comm)
         sizes = [X.shape[1], *options.hidden, width]
@@ -246,7 +248,7 @@ class TabularModel:
         # overflow warnings on the way there would only bury it
         with np.errstate(over="ignore", invalid="ignore"):
             history = fit(
-                model.network, loss, optimizer, model.scale_inputs(X), y,
+                model.network, loss, optimizer, model.scaled_features(X), y,
                 epochs=options.epochs, batch_size=options.batch_size,
                 validation_split=options.validation_split, callbacks=callbacks,
                 metrics=metrics, verbose=options.verbose, seed=options.seed,
@@ -394,12 +396,24 @@ class TabularModel:
             return feature_matrix(X, self.feature_names, np.float64)
         return np.asarray(X, dtype=np.float64)
 
-    def scale_inputs(self, X: np.ndarray) -> np.ndarray:
+    def checked_features(self, X: Any) -> np.ndarray:
+        """X's feature matrix (float64), or a DataError naming its shape when it does not
+        have one column per feature."""
         X = self.features_of(X)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise DataError(
                 f"expected {len(self.feature_names)} feature columns, got data of shape {X.shape}"
             )
+        return X
+
+    def scaled_features(self, X: Any) -> np.ndarray:
+        """:meth:`scale_inputs` in the network's dtype, made block by block of rows (the
+        same numbers without whole-matrix temporaries: :mod:`chainrule.data.moments`)."""
+        X = self.checked_features(X)
+        return standardised(X, self.input_mean, self.input_scale, self.network.dtype)
+
+    def scale_inputs(self, X: np.ndarray) -> np.ndarray:
+        X = self.checked_features(X)
         if self.input_mean is None:
             return X
         return (X - self.input_mean) / self.input_scale
@@ -407,9 +421,10 @@ class TabularModel:
     def _network_outputs(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs (float64) for the rows of X; OutputOverflow names the
         rows for which they are NaN or inf (NumPy's overflow warnings on the way are
-        left out: the error says it better)."""
+        left out: the error says it better).  BLAS works in one thread here (see
+        :mod:`chainrule.nn.blas_threads`): fast, and the same bytes on any machine's cores."""
         X = self.features_of(X)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
             out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
         check_finite_outputs(out, X, self.network.dtype)
         return out

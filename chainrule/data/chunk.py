@@ -67,3 +67,14 @@ class Chunk:
             self.source,
             self.unit,
         )
+
+
+def text_objects(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A text column (without nulls) as an object array of str, one str object for each
+    distinct value: a str per row costs ~55 bytes, a reference to a shared one 8, and a
+    target column holds few distinct labels."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode()
+    texts = encoded.dictionary.to_numpy(zero_copy_only=False)
+    return texts[encoded.indices.to_numpy(zero_copy_only=False)]

@@ -21,7 +21,8 @@ import gzip
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .chunk import Chunk, Columns
+from .chunk import Chunk, Columns, text_objects
 from .errors import DataFileError, shown
 from .signals import arrow_call
 
@@ -59,6 +60,17 @@ class RawBlock:
     data: bytes
     first_line: int
     offset: int
+    quote_count: int | None = field(default=None, compare=False, repr=False)  # if known
+
+    @property
+    def quotes(self) -> int:
+        """The number of quote characters in ``data``."""
+        return self.data.count(b'"') if self.quote_count is None else self.quote_count
+
+    @cached_property
+    def line_ends(self) -> int:
+        """The number of line ends in ``data`` (counted once: a pass over the bytes)."""
+        return self.data.count(b"\n")
 
 
 def open_bytes(path: Path) -> BinaryIO:
@@ -133,20 +145,20 @@ def _first_record_end(buffer: bytes) -> int:
         position = newline + 1
 
 
-def _last_record_end(buffer: bytes) -> int:
+def _last_record_end(buffer: bytes) -> tuple[int, int]:
     """The index just after the last line end outside quotes (``buffer`` starts outside
-    quotes), or 0 if there is none."""
+    quotes), or 0 if there is none, and the number of quote characters before it."""
+    if b'"' not in buffer:  # a search stops at the first quote; a count reads it all
+        return buffer.rfind(b"\n") + 1, 0
     total = buffer.count(b'"')
-    if total == 0:
-        return buffer.rfind(b"\n") + 1
     end, after = len(buffer), 0
     while True:
         newline = buffer.rfind(b"\n", 0, end)
         if newline < 0:
-            return 0
+            return 0, 0
         after += buffer.count(b'"', newline, end)
         if (total - after) % 2 == 0:
-            return newline + 1
+            return newline + 1, total - after
         end = newline
 
 
@@ -161,13 +173,14 @@ def iter_raw_blocks(
         if not piece:
             break
         buffer = pending + piece if pending else piece
-        cut = _last_record_end(buffer)
+        cut, quotes = _last_record_end(buffer)
         if cut == 0:
             pending = buffer
             continue
-        block, pending = buffer[:cut], buffer[cut:]
-        yield RawBlock(block, first_line, offset)
-        first_line += block.count(b"\n")
+        raw = RawBlock(buffer[:cut], first_line, offset, quotes)
+        pending = buffer[cut:]
+        yield raw
+        first_line += raw.line_ends
         offset += cut
     if pending.strip():
         yield RawBlock(pending, first_line, offset)
@@ -197,13 +210,13 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _consecutive_lines(data: bytes, first_line: int, rows: int) -> np.ndarray | None:
+def _consecutive_lines(raw: RawBlock, rows: int) -> np.ndarray | None:
     """Each row's line if every line end of the block ends one row (no blank line, no line
     end inside a quoted cell), else None."""
-    records = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    records = raw.line_ends + (0 if raw.data.endswith(b"\n") else 1)
     if records != rows:
         return None
-    return np.arange(first_line, first_line + rows, dtype=np.int64)
+    return np.arange(raw.first_line, raw.first_line + rows, dtype=np.int64)
 
 
 def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
@@ -212,13 +225,13 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
     data = raw.data
     quoted = b'"' in data
     overlap = set(columns.keep) & set(columns.features)
-    if (quoted and data.count(b'"') % 2) or overlap or not _is_utf8(data):
+    if (quoted and raw.quotes % 2) or overlap or not _is_utf8(data):
         return python_block(raw, columns, first_row)
     try:
         table = arrow_call(lambda: _arrow_table(data, columns, quoted))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return python_block(raw, columns, first_row)
-    lines = _consecutive_lines(data, raw.first_line, table.num_rows)
+    lines = _consecutive_lines(raw, table.num_rows)
     if lines is None:
         return python_block(raw, columns, first_row)
     header = columns.header
@@ -232,7 +245,7 @@ def parse_block(raw: RawBlock, columns: Columns, first_row: int) -> Chunk:
         missing |= pc.is_in(column, value_set=pa.array(columns.missing.target_texts())).to_numpy(
             zero_copy_only=False
         )
-        target = column.to_numpy(zero_copy_only=False)
+        target = text_objects(column)
     if missing.any() and not columns.allow_missing:
         return python_block(raw, columns, first_row)  # it names the cell and its line
     kept = table.select([header[i] for i in columns.keep]) if columns.keep else None

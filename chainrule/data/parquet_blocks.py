@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .chunk import Chunk, Columns
+from .chunk import Chunk, Columns, text_objects
 from .errors import DataFileError, shown
 from .signals import arrow_call
 
@@ -193,7 +193,7 @@ def _target(column: pa.Array, columns: Columns) -> tuple[np.ndarray, np.ndarray]
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         named = pc.is_in(column, value_set=pa.array(list(columns.missing.extra), pa.string()))
         missing |= pc.fill_null(named, False).to_numpy(zero_copy_only=False)
-        return column.fill_null("").to_numpy(zero_copy_only=False), missing
+        return text_objects(column.fill_null("")), missing
     if pa.types.is_integer(column.type):
         return column.fill_null(0).to_numpy(zero_copy_only=False), missing
     if pa.types.is_floating(column.type):

@@ -18,12 +18,23 @@ import numpy as np
 
 from ..io.interrupts import deferred_interrupts
 from .chunk import Chunk, Columns
-from .csv_blocks import CsvLayout, iter_raw_blocks, open_bytes, parse_block, read_layout
+from .csv_blocks import (
+    BLOCK_BYTES,
+    CsvLayout,
+    iter_raw_blocks,
+    open_bytes,
+    parse_block,
+    read_layout,
+)
 from .errors import CsvError, DataFileError, shown
 from .missing import MissingValues
 from .parquet_blocks import MAGIC, SUFFIXES, ParquetSource
 
 CHUNK_ROWS = 8192
+# read_table's CSV blocks: Arrow's memory for a block (its parser's buffers, retained by
+# the allocators) is many times the block, and a table read whole gains no speed from
+# larger ones; predict keeps BLOCK_BYTES (its output's bits follow its batches)
+TABLE_BLOCK_BYTES = 2 << 20
 
 __all__ = [
     "CHUNK_ROWS",
@@ -129,8 +140,24 @@ class Source:
             self.parquet.check_types(columns)
         return columns
 
-    def chunks(self, columns: Columns) -> Iterator[Chunk]:
-        """Every row, in the file's order, in blocks of bounded size."""
+    def row_bound(self) -> int | None:
+        """At least as many as the data rows, found without parsing them: Parquet's row
+        count, or an uncompressed CSV file's line ends after the header plus one (a
+        count at memory speed); None for a compressed CSV file (a second decompression
+        would cost more than it saves)."""
+        if self.parquet:
+            return self.parquet.num_rows
+        layout = self.csv
+        assert layout is not None
+        if layout.compressed:
+            return None
+        with self.path.open("rb") as stream:
+            stream.seek(layout.data_start)
+            return 1 + sum(piece.count(b"\n") for piece in iter(lambda: stream.read(1 << 20), b""))
+
+    def chunks(self, columns: Columns, block_bytes: int = BLOCK_BYTES) -> Iterator[Chunk]:
+        """Every row, in the file's order, in blocks of bounded size (CSV: of about
+        ``block_bytes``)."""
         if self.parquet:
             for group in self.parquet.row_groups:
                 yield from self.parquet.iter_group(group, columns, batch_rows=1 << 16)
@@ -143,7 +170,7 @@ class Source:
             else:
                 stream.seek(layout.data_start)
             done = 0
-            for raw in iter_raw_blocks(stream, layout.data_start, layout.first_line):
+            for raw in iter_raw_blocks(stream, layout.data_start, layout.first_line, block_bytes):
                 chunk = parse_block(raw, columns, done)
                 done += len(chunk)
                 yield chunk
@@ -230,9 +257,10 @@ def read_table(
     """The whole file as arrays; rows with missing values are dropped if ``drop_missing``."""
     source = Source(path)
     columns = source.columns(target, feature_names, na_values=na_values, allow_missing=drop_missing)
-    features, targets, dropped, lines = [], [], [], []
+    features = _FeatureRows(len(columns.features), source.row_bound())
+    targets, dropped, lines = [], [], []
     with deferred_interrupts() as check_interrupts:
-        for chunk in source.chunks(columns):
+        for chunk in source.chunks(columns, TABLE_BLOCK_BYTES):
             check_interrupts()
             keep = ~chunk.missing
             dropped.extend(int(line) for line in chunk.lines[chunk.missing])
@@ -240,7 +268,7 @@ def read_table(
             lines.append(chunk.lines[keep])
             if chunk.target is not None:
                 targets.append(chunk.target[keep])
-    if not features or sum(len(f) for f in features) == 0:
+    if features.rows == 0:
         what = (
             "no rows left after dropping those with missing values" if dropped else "no data rows"
         )
@@ -248,12 +276,35 @@ def read_table(
     return Table(
         feature_names=columns.feature_names,
         target_name=target,
-        features=_stacked(features),
+        features=features.matrix(),
         target=np.concatenate(targets) if targets else None,
         dropped_lines=dropped,
         lines=np.concatenate(lines),
         unit=source.unit,
     )
+
+
+class _FeatureRows:
+    """The feature matrix (float64) filled block by block: written into its place when
+    the row count is bounded beforehand (a bound too high costs address space, not
+    memory: rows never written are pages never touched), else stacked at the end."""
+
+    def __init__(self, width: int, bound: int | None) -> None:
+        self.rows = 0
+        self.out = None if bound is None else np.empty((bound, width), dtype=np.float64)
+        self.blocks: list[np.ndarray] = []
+
+    def append(self, block: np.ndarray) -> None:
+        if self.out is not None and self.rows + len(block) > len(self.out):
+            self.blocks, self.out = [self.out[: self.rows]], None  # not a bound after all
+        if self.out is None:
+            self.blocks.append(block)
+        else:
+            self.out[self.rows : self.rows + len(block)] = block
+        self.rows += len(block)
+
+    def matrix(self) -> np.ndarray:
+        return self.out[: self.rows] if self.out is not None else _stacked(self.blocks)
 
 
 def _stacked(blocks: list[np.ndarray]) -> np.ndarray:
