@@ -161,7 +161,11 @@ def _parallel_source(
                 raise DataError(f"sample_weight has {len(w)} entries but X has {n} rows")
             y, w = y[rank::size], None if w is None else w[rank::size]
         else:
-            X = check_features(X).astype(dtype, copy=False)
+            if np.ndim(X) == 2 and len(X) == 0 and shard is not True:
+                X = np.asarray(X)  # a rank without rows: the others may have some
+            else:
+                X = check_features(X)
+            X = X.astype(dtype, copy=False)
             y = _prepare_targets(check_targets(y, len(X)), dtype)
             if w is not None and len(w) != len(X):
                 raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
@@ -187,6 +191,8 @@ def _parallel_source(
                 raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
     # the same on every rank: the global row counts decide
     owned, total = global_layout(len(X), communicator, bool(shard))
+    if total == 0:
+        raise DataError("X has no samples on any rank")
     if validation_data is None and validation_split:
         (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
             (X, y, w), owned, total, validation_split, rng
