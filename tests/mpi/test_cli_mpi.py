@@ -198,3 +198,16 @@ def test_a_bad_cell_in_one_ranks_share_stops_every_rank(trained, tmp_path, comma
     message = "data.csv: column 'b' holds 'oops' at line 3990, which is not a number"
     assert message in job.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+def test_the_task_is_guessed_on_every_ranks_rows(tmp_path):
+    # 40 whole-number target values, sorted: each of 2 ranks' shares holds 20, few enough
+    # to look like classes; all the rows together are a regression, as one process sees
+    rng = np.random.default_rng(2)
+    lines = ["a,b,y"] + [f"{rng.normal()!r},{rng.normal()!r},{i // 5}" for i in range(200)]
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    common = ["train", "data.csv", "--target", "y", "--epochs", "1"]
+    assert "task regress" in one_process(*common, cwd=tmp_path).stdout.decode()
+    job = mpirun(2, "-m", "chainrule", *common, cwd=tmp_path)
+    assert job.returncode == 0, job.stderr
+    assert "task regress" in job.stdout
