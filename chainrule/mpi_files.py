@@ -1,18 +1,21 @@
 """``train``, ``evaluate`` and ``predict`` on a data file under ``mpirun -n N``: each
-rank reads only its share of the file's rows (:mod:`chainrule.data.shares`: contiguous
-shares, in rank order, so the ranks' rows end to end are the file's rows in its order).
+rank reads only its share of the file (:mod:`chainrule.data.shares`).
 
-* train: each rank keeps the rows of its share; the standardisation statistics, the
-  target's scaling and the classes are those of every rank's rows
+* train: each rank keeps the rows of its share (contiguous, in rank order, so the
+  ranks' rows end to end are the file's rows in its order); the standardisation
+  statistics, the target's scaling and the classes are those of every rank's rows
   (:meth:`TabularModel.train` with the communicator), and the sample order is the
   file's order, so the model is the one a single process trains on the file.
-* evaluate: each rank predicts its rows; the predictions and the true targets (not the
-  features) are gathered, in rank order, and the report is computed from them as one
-  process computes it from the whole file.
-* predict: each rank predicts its rows into a temporary file of its own (Arrow IPC, on
-  its local disk), then hands it to rank 0 piece by piece (a broadcast from that rank),
-  and rank 0 writes the one output, in the file's order, atomically as one process does.
-  Memory stays bounded by a chunk on every rank.
+* evaluate: each rank predicts the rows of its share; the predictions and the true
+  targets (not the features) are gathered, in rank order, and the report is computed
+  from them as one process computes it from the whole file (counts exactly; figures to
+  the rounding of outputs that BLAS may round differently in another batch).
+* predict: each rank predicts whole chunks of those one process predicts (the same
+  blocks, cut alike: a row's output can depend on the rows it is predicted with) into
+  a temporary file of its own (Arrow IPC, on its local disk), then hands it to rank 0
+  piece by piece (a broadcast from that rank); rank 0 writes the one output, in the
+  file's order, atomically as one process does: the same bytes.  Memory stays bounded
+  by a chunk on every rank.
 
 A bad value on one rank stops every rank with its message (``raise_together``).
 """
@@ -170,7 +173,7 @@ def predict_file(
     na_values: Sequence[str] | None = None,
 ) -> int:
     """:meth:`TabularModel.predict_csv` (or ``write_predictions`` to standard output when
-    ``destination`` is None) with each rank predicting its share; rank 0 writes the one
+    ``destination`` is None) with each rank predicting its blocks; rank 0 writes the one
     output.  Returns the rows written."""
     keep = list(dict.fromkeys(keep))
     with contextlib.ExitStack() as files:

@@ -10,6 +10,10 @@ and no two shares differ by more than one row.  The file is cut into blocks (CSV
 ranges ending at a record's end, found by one pass that counts records without
 converting a value; Parquet: its row groups); a rank parses only the blocks that hold a
 row of its share, so only the (at most two) blocks at a share's edges are parsed twice.
+
+:meth:`SharedFile.block_chunks` shares whole blocks instead (each to the rank whose row
+share holds its middle row), cut into the chunks a single process reads: for output
+that must be one process's to the bit.
 """
 
 from __future__ import annotations
