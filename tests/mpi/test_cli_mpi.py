@@ -1,5 +1,6 @@
-"""``mpirun -n N chainrule train data.csv ...``: the same model as one process, printed
-and written by rank 0 alone."""
+"""``mpirun -n N chainrule train|evaluate|predict data.csv ...``: each rank reads its share
+of the file; the model, the report and the predictions are one process's, printed and
+written by rank 0 alone."""
 
 from __future__ import annotations
 
@@ -211,3 +212,16 @@ def test_the_task_is_guessed_on_every_ranks_rows(tmp_path):
     job = mpirun(2, "-m", "chainrule", *common, cwd=tmp_path)
     assert job.returncode == 0, job.stderr
     assert "task regress" in job.stdout
+
+
+def test_ranks_without_rows_train_with_the_others(tmp_path):
+    # 4 rows on 6 ranks: two shares are empty; those ranks still take part in every step
+    write_big(tmp_path / "data.csv", "classify", rows=4)
+    common = ["train", "data.csv", "--target", "y", "--epochs", "3", "--batch-size", "2"]
+    one_process(*common, "-o", "one.safetensors", cwd=tmp_path)
+    job = mpirun(6, "-m", "chainrule", *common, "-o", "many.safetensors", cwd=tmp_path)
+    assert job.returncode == 0, job.stderr
+    assert "4 samples, 4 features on 6 ranks" in job.stdout
+    one, many = load_file(tmp_path / "one.safetensors"), load_file(tmp_path / "many.safetensors")
+    for key, value in one.items():
+        np.testing.assert_allclose(many[key], value, rtol=1e-5, atol=1e-5 * np.abs(value).max())
