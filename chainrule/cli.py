@@ -472,9 +472,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .io import check_not_an_input, check_writable
     from .tabular import TabularModel, TrainOptions
     from .training.data import DataError
+    from .training.parallel import raise_together
 
-    # under mpirun -n N, each rank trains on rows rank::size; rank 0 alone prints and writes
+    # under mpirun -n N, each rank trains on its share of the rows; rank 0 alone prints
+    # and writes
     comm = resolve("auto")
+    shares = comm.size > 1 and args.data is not None
     console = _console()
     if comm.rank != 0:
         console.quiet = True
@@ -503,9 +506,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if not args.target:
             raise UserError("--target COLUMN is required with a CSV file")
-        table = read_table(
-            args.data, args.target, drop_missing=args.drop_missing, na_values=_na_values(args)
-        )
+        if comm.size > 1:  # each rank reads only its share of the file's rows
+            from .mpi_files import read_rank_table
+
+            table, _, dropped = read_rank_table(
+                comm, args.data, args.target, None, args.drop_missing, _na_values(args)
+            )
+        else:
+            table = read_table(
+                args.data, args.target, drop_missing=args.drop_missing, na_values=_na_values(args)
+            )
+            dropped = len(table.dropped_lines)
         X, y, names, target, task = (
             table.features,
             table.target,
@@ -515,22 +526,30 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
         source = args.data
         if task == "regress":
-            y = table.numeric_target(source, "--task regress needs a numeric target")
-        if table.dropped_lines:
-            console.print(f"dropped {len(table.dropped_lines)} rows with missing values")
+            with raise_together(comm):
+                y = table.numeric_target(source, "--task regress needs a numeric target")
+        if dropped:
+            console.print(f"dropped {dropped} rows with missing values")
     X_test = y_test = None
     if args.test_split:
         from .holdout import held_out_rows
-        from .tabular import guess_task
+        from .tabular import guess_task_of_ranks
 
-        classify = (task or guess_task(y)) == "classify"
+        classify = (task or guess_task_of_ranks(y, comm)) == "classify"
         try:
-            train_rows, test_rows = held_out_rows(y, args.test_split, args.seed, classify)
+            if shares:
+                from .mpi_files import held_out_share
+
+                train_rows, test_rows = held_out_share(
+                    comm, y, args.test_split, args.seed, classify
+                )
+            else:
+                train_rows, test_rows = held_out_rows(y, args.test_split, args.seed, classify)
         except DataError as error:
             raise UserError(f"{source}: {error}") from None
         (X, X_test), (y, y_test) = (X[train_rows], X[test_rows]), (y[train_rows], y[test_rows])
-    samples = len(X)
-    if comm.size > 1:  # every rank read the file; each keeps its rows rank::size
+    samples = sum(comm.allgather(len(X))) if shares else len(X)
+    if comm.size > 1 and not shares:  # every rank has the data set; it keeps rows rank::size
         X, y = X[comm.rank :: comm.size], y[comm.rank :: comm.size]
     activation = args.activation.split(",") if "," in args.activation else args.activation
     options = TrainOptions(
@@ -543,15 +562,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
     console.print(f"training on {source}: {samples} samples, {X.shape[1]} features{ranks}")
     try:
-        model, history = TabularModel.train(X, y, names, target, task, options, comm)
+        # a file's shares are its rows end to end in rank order; a data set's rank::size
+        shard = False if shares else "strided"
+        model, history = TabularModel.train(X, y, names, target, task, options, comm, shard)
     except DataError as error:
         raise UserError(f"{source}: {error}") from None
-    _finish_training(args, console, comm, model, history, source, X_test, y_test)
+    _finish_training(args, console, comm, model, history, source, X_test, y_test, shares)
 
 
-def _finish_training(args, console, comm, model, history, source, X_test=None, y_test=None):
-    """After training (in memory or streamed): the figures, the test split's scores, and
-    the model and plot written (by rank 0), unless Ctrl-C stopped it."""
+def _finish_training(
+    args, console, comm, model, history, source, X_test=None, y_test=None, shares=False
+):
+    """After training (in memory or streamed): the figures, the test split's scores (on
+    every rank's test rows when each rank holds its ``shares`` of a file), and the model
+    and plot written (by rank 0), unless Ctrl-C stopped it."""
     if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
         unwritten = "; nothing written" if args.out or args.plot else ""
         raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
@@ -577,11 +601,17 @@ def _finish_training(args, console, comm, model, history, source, X_test=None, y
         table.add_row(label, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
     console.print(table)
     if args.test_split:
-        report = model.evaluate(X_test, y_test)
+        if shares:  # each rank holds its test rows: the report is on all of them
+            from .mpi_files import evaluate_rows
+
+            report = evaluate_rows(comm, model, X_test, y_test)
+        else:
+            report = model.evaluate(X_test, y_test)
         model.summary["test_split"] = args.test_split
         model.summary["test"] = report.to_dict()
-        console.print(f"test set: {len(X_test)} samples held out before training")
-        _print_evaluation(report)
+        console.print(f"test set: {report.samples} samples held out before training")
+        if comm.rank == 0:
+            _print_evaluation(report)
     if comm.rank != 0:  # the model is the same on every rank: rank 0 writes it
         return
     if args.out:
@@ -689,7 +719,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     target = args.target or model.target_name
     if not target:
         raise UserError("--target COLUMN is required: the model does not name its target")
-    report = model.evaluate_csv(args.data, target, args.drop_missing, _na_values(args))
+    from .distributed import resolve
+
+    comm = resolve("auto")
+    if comm.size > 1:  # under mpirun each rank reads and predicts its share of the rows
+        from .mpi_files import evaluate_file
+
+        report = evaluate_file(comm, model, args.data, target, args.drop_missing, _na_values(args))
+        if comm.rank != 0:  # rank 0 alone prints the report, the same on every rank
+            return
+    else:
+        report = model.evaluate_csv(args.data, target, args.drop_missing, _na_values(args))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return
@@ -765,7 +805,16 @@ def cmd_predict(args: argparse.Namespace) -> None:
         name: [c for names in getattr(args, name) for c in names] for name in ("keep", "ignore")
     }
     columns["na_values"] = _na_values(args)
-    if args.out:
+    from .distributed import resolve
+
+    comm = resolve("auto")
+    if comm.size > 1:  # each rank predicts its share of the rows; rank 0 writes them all
+        from .mpi_files import predict_file
+
+        predict_file(
+            comm, model, args.data, args.out, proba=proba, skip_missing=skip_missing, **columns
+        )
+    elif args.out:
         model.predict_csv(args.data, args.out, proba=proba, skip_missing=skip_missing, **columns)
     else:
         model.write_predictions(

@@ -112,6 +112,18 @@ def guess_task(raw: np.ndarray) -> str:
     return "classify" if whole and len(np.unique(values)) <= MAX_CLASSES_GUESSED else "regress"
 
 
+def guess_task_of_ranks(raw: np.ndarray, comm: Communicator) -> str:
+    """:func:`guess_task` on every rank's targets together, the same on each: regress
+    if any rank's alone say so (more values, or fractions), else the guess on the
+    union of their distinct values."""
+    if comm.size == 1:
+        return guess_task(raw)
+    local = guess_task(raw) if len(raw) else "classify"
+    if "regress" in comm.allgather(local):
+        return "regress"
+    return guess_task(global_labels(raw, comm))
+
+
 class OutputOverflow(DataError):
     """Rows of finite features for which the network's outputs are NaN or infinite: the
     values are too large for the network's arithmetic.  ``rows`` indexes them in the
@@ -210,14 +222,16 @@ class TabularModel:
         task: str | None = None,
         options: TrainOptions | None = None,
         comm: Communicator | None = None,
+        shard: bool | str = "strided",
     ) -> tuple[TabularModel, History]:
         """Train on X (an array, or a pandas or polars DataFrame) and the raw targets
         ``y_raw`` (labels or values; for a DataFrame also the target column's name).  A
         DataFrame's feature names are its columns (the target's aside), or
         ``feature_names`` picks them; an array's default to x0, x1, ...  With ``comm``
-        of more than one rank, X and y_raw are this rank's rows rank::size of the data:
-        the standardisation statistics and the classes are those of every rank's rows,
-        and the ranks train as one process."""
+        of more than one rank, X and y_raw are this rank's rows, placed in the whole as
+        ``fit``'s ``shard`` says (by default rows rank::size): the standardisation
+        statistics and the classes are those of every rank's rows, and the ranks train
+        as one process."""
         options = options or TrainOptions()
         comm = comm or SingleProcess()
         if is_dataframe(X):
@@ -227,7 +241,7 @@ class TabularModel:
         X = np.asarray(X, dtype=np.float64)
         if feature_names is None:
             feature_names = [f"x{j}" for j in range(X.shape[1] if X.ndim == 2 else 0)]
-        task = task or guess_task(y_raw)
+        task = task or guess_task_of_ranks(y_raw, comm)
         if task not in TASKS:
             raise ValueError(f"unknown task '{task}'; choose classify or regress")
         model = cls(
@@ -252,7 +266,7 @@ class TabularModel:
                 epochs=options.epochs, batch_size=options.batch_size,
                 validation_split=options.validation_split, callbacks=callbacks,
                 metrics=metrics, verbose=options.verbose, seed=options.seed,
-                comm=comm, shard="strided",
+                comm=comm, shard=shard,
             )  # fmt: skip
         samples = sum(comm.allgather(len(X)))
         model._summarise(history, optimizer, options, loss, samples, started)

@@ -73,6 +73,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "lecture": (7, "the notes' worked examples, teaching material like explain; imports autodiff"),
     "sklearn": (8, "scikit-learn estimators, needs the sklearn extra (issue's layering)"),
     "cli": (8, "the command line, may use every layer below (issue's layering)"),
+    "mpi_files": (8, "train, evaluate, predict on a file under mpirun, a rank's share each; cli's"),
     "playground": (8, "the live web page (top floor, beside cli): may use every layer below"),
     "__init__": (9, "chainrule/__init__.py, the public facade: re-exports, may import any layer"),
     "__main__": (9, "python -m chainrule: runs cli; nothing imports it"),
@@ -85,6 +86,7 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("explain", "plots"): "explain/figures.py draws with plots.pyplot (matplotlib on Agg)",
     ("lecture", "explain"): "chainrule examples prints each worked example with explain's trace",
     ("cli", "playground"): "chainrule playground starts the playground's server",
+    ("cli", "mpi_files"): "under mpirun, train, evaluate and predict read a share of the file each",
     ("data", "io"): "the readers take Ctrl-C between chunks with io.interrupts",
     ("tabular", "tabular_stream"): "TabularModel.train_stream is tabular_stream's work",
 }

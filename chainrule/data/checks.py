@@ -15,8 +15,10 @@ class DataError(ValueError):
     """Training data that cannot be used: the message says which array, row and column."""
 
 
-def check_features(X: Any, name: str = "X") -> np.ndarray:
-    """X as a 2-D numeric array with finite values, or a DataError naming the problem."""
+def check_features(X: Any, name: str = "X", row_step: int = 1, row_offset: int = 0) -> np.ndarray:
+    """X as a 2-D numeric array with finite values, or a DataError naming the problem.
+    When X is rows ``row_offset::row_step`` of a larger array, the error names the row
+    of that array (row_offset + i row_step for row i of X)."""
     array = np.asarray(X)
     if array.dtype == object or array.dtype.kind not in "fiub":
         raise DataError(f"{name} must be numeric, got values of dtype {array.dtype}")
@@ -36,7 +38,8 @@ def check_features(X: Any, name: str = "X") -> np.ndarray:
         if bad.any():
             row, column = (int(i) for i in np.argwhere(bad)[0])
             raise DataError(
-                f"{name} contains {array[row, column]} at row {row}, column {column}; "
+                f"{name} contains {array[row, column]} at row {row_offset + row * row_step}, "
+                f"column {column}; "
                 "remove or impute missing values first"
             )
     return array

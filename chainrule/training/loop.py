@@ -153,17 +153,44 @@ def _parallel_source(
     them all, naming it), sharded as ``shard`` says, and the GlobalBatches that give
     each rank its rows of every global batch, in one process's sample order."""
     with raise_together(communicator):
-        X, y, w, width = _checked_arrays(model, loss_fn, X, y, dtype, sample_weight)
+        if shard not in (False, True, "strided"):
+            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
+        rank, size = communicator.rank, communicator.size
+        n = len(X) if np.ndim(X) == 2 else 0
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if shard is True and n >= size:
+            # this rank's rows rank::size as views: the whole data is neither checked
+            # nor copied by every rank (a bad value is named by its row in the whole);
+            # the targets, little to check, are checked whole
+            X = check_features(np.asarray(X)[rank::size], row_step=size, row_offset=rank)
+            X = X.astype(dtype, copy=False)
+            y = _prepare_targets(check_targets(y, n), dtype)
+            width = _output_width(model, X)
+            _validate_against_loss(loss_fn, y, width, dtype, "y")
+            if w is not None and len(w) != n:
+                raise DataError(f"sample_weight has {len(w)} entries but X has {n} rows")
+            y, w = y[rank::size], None if w is None else w[rank::size]
+        else:
+            if np.ndim(X) == 2 and len(X) == 0 and shard is not True:
+                X = np.asarray(X)  # a rank without rows: the others may have some
+            else:
+                X = check_features(X)
+            X = X.astype(dtype, copy=False)
+            y = _prepare_targets(check_targets(y, len(X)), dtype)
+            if w is not None and len(w) != len(X):
+                raise DataError(f"sample_weight has {len(w)} entries but X has {len(X)} rows")
+            width = _output_width(model, X)
+            _validate_against_loss(loss_fn, y, width, dtype, "y")
+            if shard is True:  # fewer rows than ranks
+                rows = shard_rows(len(X), rank, size)
+                X, y, w = X[rows], y[rows], None if w is None else w[rows]
         if type(loss_fn).penalty is not Loss.penalty:
             # each rank would add the whole batch's term, scaled by its share: not the sum
             raise ValueError(
                 f"data-parallel fit takes a loss without a penalty term; {loss_fn!r} has one"
             )
-        if shard not in (False, True, "strided"):
-            raise ValueError(f"shard must be False, True or 'strided', got {shard!r}")
-        if shard is True:
-            rows = shard_rows(len(X), communicator.rank, communicator.size)
-            X, y, w = X[rows], y[rows], None if w is None else w[rows]
         rng = as_generator(seed)
         X_val = y_val = None
         if validation_data is not None:
@@ -176,6 +203,8 @@ def _parallel_source(
                 raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
     # the same on every rank: the global row counts decide
     owned, total = global_layout(len(X), communicator, bool(shard))
+    if total == 0:
+        raise DataError("X has no samples on any rank")
     if validation_data is None and validation_split:
         (X, y, w), owned, total, (X_val, y_val, _) = split_validation(
             (X, y, w), owned, total, validation_split, rng

@@ -46,6 +46,8 @@ def train(config: dict[str, Any], comm: Any = None) -> tuple[cr.nn.MLP, cr.train
         rank, size = communicator.rank, communicator.size
         if config.get("poison_rank") == rank:
             X[5, 2] = np.nan
+        if "poison_row" in config:  # in every rank's copy of the whole data
+            X[config["poison_row"], 2] = np.nan
         if config.get("own_shards"):  # contiguous blocks of unequal sizes, in rank order
             bounds = np.linspace(0, len(X), size + 1).astype(int)
             bounds[1:-1] += np.arange(1, size) * 7

@@ -82,3 +82,16 @@ def test_bad_data_on_one_rank_stops_every_rank(tmp_path):
     assert "DataError: X contains nan at row 5, column 2" in job.stderr
     assert "DataError: rank 1: X contains nan at row 5, column 2" in job.stderr
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_each_rank_checks_only_its_own_rows(tmp_path):
+    # every rank is given the whole data (shard=True) with a NaN in row 4, rank 0's:
+    # rank 0 alone finds it (no rank checks, or copies, the rows of the others), and
+    # rank 1 stops with rank 0's message, which names the row in the whole data
+    config = {**BASE, **CONFIGS["adam"], "poison_row": 4}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    job = mpirun(2, "-m", "tests.mpi.fit_job", str(path), str(tmp_path / "out.npz"), cwd=tmp_path)
+    assert job.returncode != 0
+    assert "DataError: rank 0: X contains nan at row 4, column 2" in job.stderr
+    assert not (tmp_path / "out.npz").exists()
