@@ -45,7 +45,6 @@ from .tabular import (
     PREDICTION_ROWS,
     OutputOverflow,
     TabularModel,
-    _overflow_named_by_line,
     numbered,
 )
 from .training.data import DataError
@@ -204,13 +203,7 @@ def _predict_share(comm, model, source, part, proba, skip_missing, keep, ignore,
     with deferred_interrupts() as check_interrupts:
         for chunk in shared.block_chunks(comm.rank, comm.size, PREDICTION_ROWS):
             check_interrupts()
-            with _overflow_named_by_line(source, chunk):
-                table = model._prediction_table(chunk, proba)
-            if chunk.kept is not None:
-                kept = chunk.kept.select(keep)
-                table = pa.Table.from_arrays(
-                    [*kept.columns, *table.columns], [*keep, *table.column_names]
-                )
+            table = model._predicted_chunk(source, chunk, proba, keep)
             if writer is None:
                 writer = pa.ipc.new_stream(part, table.schema)
             writer.write_table(table)

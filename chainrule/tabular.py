@@ -637,13 +637,7 @@ class TabularModel:
         with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
             for _, chunk in chunks:
                 check_interrupts()
-                with _overflow_named_by_line(source, chunk):
-                    table = self._prediction_table(chunk, proba)
-                if chunk.kept is not None:
-                    kept = chunk.kept.select(keep)
-                    table = pa.Table.from_arrays(
-                        [*kept.columns, *table.columns], [*keep, *table.column_names]
-                    )
+                table = self._predicted_chunk(source, chunk, proba, keep)
                 schema = table.schema
                 writer.write(table)
                 written += table.num_rows
@@ -668,6 +662,20 @@ class TabularModel:
         if proba:
             fields += [pa.field(f"p_{c}", pa.float32()) for c in self.classes or []]
         return pa.schema(fields)
+
+    def _predicted_chunk(
+        self, source: Any, chunk: Chunk, proba: bool, keep: Sequence[str]
+    ) -> pa.Table:
+        """A chunk's predictions as an Arrow table after its ``keep`` columns; outputs
+        that overflow are an error naming the chunk's lines in ``source``."""
+        with _overflow_named_by_line(source, chunk):
+            table = self._prediction_table(chunk, proba)
+        if chunk.kept is not None:
+            kept = chunk.kept.select(keep)
+            table = pa.Table.from_arrays(
+                [*kept.columns, *table.columns], [*keep, *table.column_names]
+            )
+        return table
 
     def _prediction_table(self, chunk: Chunk, proba: bool) -> pa.Table:
         """One row per chunk row: the label (in its type) or the value, probabilities as
