@@ -388,11 +388,16 @@ def build(expression: Expression, values: dict[str, float], gates: str = "as-typ
     }
     labels: dict[int, str] = {id(t): name for name, t in leaves.items()}
     nodes: list[tuple[Tensor, list[str], str]] = []
+    # every labelled constant is kept alive: labels are keyed by id, and a constant that a
+    # gate took as a number (x ** 3) would otherwise be freed and its id given to the next
+    # node, which would then pass for the constant and go unrecorded
+    constants: list[Tensor] = []
     tree = expression.rewritten(gates)
 
     def label_of(t: Tensor, node: ast.AST) -> str:
         if id(t) not in labels:
             labels[id(t)] = ast.unparse(node)  # a constant
+            constants.append(t)
         return labels[id(t)]
 
     def record(result: Tensor, inputs: list[tuple[Tensor, ast.AST]], node: ast.AST) -> Tensor:

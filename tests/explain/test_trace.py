@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from chainrule.explain import pattern_notes, trace
+from chainrule.explain import parse, pattern_notes, trace
 from chainrule.lecture import sigmoid_neuron_example
 
 NEURON = "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))"
@@ -78,3 +78,19 @@ def test_cli_refuses_hostile_expressions_with_exit_1(run_cli_raw):
     assert "only the known functions" in result.stderr
     bad_point = run_cli_raw("explain", "x * y", "--at", "x=1,y")
     assert bad_point.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("expression", "at", "expected"),
+    [
+        ("x + x**3", {"x": 3.0}, {"x": 1 + 3 * 3.0**2}),
+        ("x**2 * y", {"x": 3.0, "y": 2.0}, {"x": 2 * 3.0 * 2.0, "y": 3.0**2}),
+        ("x**3 + y**2 + x*y", {"x": 2.0, "y": -1.0}, {"x": 3 * 4.0 - 1.0, "y": -2.0 + 2.0}),
+    ],
+)
+def test_a_power_by_a_constant_beside_other_gates_is_traced(expression, at, expected):
+    """x ** 3 takes its 3 as a number: the constant's tensor must not be freed while the
+    graph is built (its id, reused by the next node, hid that node: a KeyError)."""
+    result = trace(parse(expression), at, "as-typed")
+    for name, value in expected.items():
+        assert result.gradients[name] == pytest.approx(value, rel=1e-12)
