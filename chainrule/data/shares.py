@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.interrupts import deferred_interrupts
 from .chunk import Chunk, Columns
 from .csv_blocks import (
     BLOCK_BYTES,
@@ -34,7 +33,7 @@ from .csv_blocks import (
     open_bytes,
     parse_block,
 )
-from .tables import Source, Table, _stacked
+from .tables import Source, Table, _stacked, collect_rows
 
 # a CSV file is cut into at least this many blocks per rank (blocks of BLOCK_BYTES at most,
 # MIN_BLOCK_BYTES at least), so a share's edges cost little of its reading
@@ -157,16 +156,8 @@ def read_share(
     columns = source.columns(target, feature_names, na_values=na_values, allow_missing=drop_missing)
     shared = SharedFile(source, columns, size)
     start, stop = share(shared.rows, rank, size)
-    features, targets, dropped, lines = [], [], [], []
-    with deferred_interrupts() as check_interrupts:
-        for chunk in shared.chunks(start, stop):
-            check_interrupts()
-            keep = ~chunk.missing
-            dropped.extend(int(line) for line in chunk.lines[chunk.missing])
-            features.append(chunk.features[keep] if chunk.missing.any() else chunk.features)
-            lines.append(chunk.lines[keep])
-            if chunk.target is not None:
-                targets.append(chunk.target[keep])
+    features: list = []
+    targets, dropped, lines = collect_rows(shared.chunks(start, stop), features)
     width = len(columns.features)
     table = Table(
         feature_names=columns.feature_names,

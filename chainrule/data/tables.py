@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -247,6 +248,25 @@ def iter_chunks(
             yield names, chunk.part(start, start + chunk_rows)
 
 
+def collect_rows(chunks: Iterable[Chunk], features: Any) -> tuple[list, list[int], list]:
+    """Each chunk's rows without a missing value: their features appended to ``features``
+    (a list, or anything with ``append``), and, chunk by chunk, their targets and lines;
+    also the lines of the rows dropped.  Ctrl-C acts between chunks."""
+    targets: list = []
+    dropped: list[int] = []
+    lines: list = []
+    with deferred_interrupts() as check_interrupts:
+        for chunk in chunks:
+            check_interrupts()
+            keep = ~chunk.missing
+            dropped.extend(int(line) for line in chunk.lines[chunk.missing])
+            features.append(chunk.features[keep] if chunk.missing.any() else chunk.features)
+            lines.append(chunk.lines[keep])
+            if chunk.target is not None:
+                targets.append(chunk.target[keep])
+    return targets, dropped, lines
+
+
 def read_table(
     path: str | os.PathLike,
     target: str | None,
@@ -258,16 +278,7 @@ def read_table(
     source = Source(path)
     columns = source.columns(target, feature_names, na_values=na_values, allow_missing=drop_missing)
     features = _FeatureRows(len(columns.features), source.row_bound())
-    targets, dropped, lines = [], [], []
-    with deferred_interrupts() as check_interrupts:
-        for chunk in source.chunks(columns, TABLE_BLOCK_BYTES):
-            check_interrupts()
-            keep = ~chunk.missing
-            dropped.extend(int(line) for line in chunk.lines[chunk.missing])
-            features.append(chunk.features[keep] if chunk.missing.any() else chunk.features)
-            lines.append(chunk.lines[keep])
-            if chunk.target is not None:
-                targets.append(chunk.target[keep])
+    targets, dropped, lines = collect_rows(source.chunks(columns, TABLE_BLOCK_BYTES), features)
     if features.rows == 0:
         what = (
             "no rows left after dropping those with missing values" if dropped else "no data rows"
