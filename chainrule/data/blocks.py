@@ -29,6 +29,7 @@ from .csv_blocks import (
     iter_raw_blocks,
     open_bytes,
     parse_block,
+    skip_to,
 )
 from .errors import DataFileError
 from .tables import Source
@@ -118,7 +119,7 @@ class CsvBlockReader(_Reader):
         self.blocks: list[_CsvBlock] = []
         rows = 0
         with open_bytes(self.source.path) as stream:
-            _skip(stream, layout.data_start, layout.compressed)
+            skip_to(stream, layout.data_start, layout.compressed)
             for raw in iter_raw_blocks(stream, layout.data_start, layout.first_line, block_bytes):
                 self.blocks.append(_CsvBlock(raw.offset, len(raw.data), raw.first_line, rows))
                 rows += count_records(raw, self.columns)
@@ -128,7 +129,7 @@ class CsvBlockReader(_Reader):
         self._check(i)
         block = self.blocks[i]
         with open_bytes(self.source.path) as stream:
-            _skip(stream, block.offset, self.layout.compressed)
+            skip_to(stream, block.offset, self.layout.compressed)
             data = stream.read(block.length)
         raw = RawBlock(data, block.first_line, block.offset)
         return parse_block(raw, self.columns, block.first_row)
@@ -152,14 +153,6 @@ class ParquetBlockReader(_Reader):
         self._check(i)
         (chunk,) = self.parquet.iter_group(self.parquet.row_groups[i], self.columns)
         return chunk
-
-
-def _skip(stream: Any, offset: int, compressed: bool) -> None:
-    if compressed:
-        while offset > 0:  # gzip streams seek forward by decompressing
-            offset -= len(stream.read(min(offset, BLOCK_BYTES)))
-    else:
-        stream.seek(offset)
 
 
 def open_block_reader(

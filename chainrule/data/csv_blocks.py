@@ -73,6 +73,16 @@ class RawBlock:
         return self.data.count(b"\n")
 
 
+def skip_to(stream: BinaryIO, offset: int, compressed: bool) -> None:
+    """Move ``stream`` to byte ``offset`` of the data (a gzip stream, which cannot seek
+    back, moves forward by decompressing)."""
+    if compressed:
+        while offset > 0:
+            offset -= len(stream.read(min(offset, BLOCK_BYTES)))
+    else:
+        stream.seek(offset)
+
+
 def open_bytes(path: Path) -> BinaryIO:
     """The file's bytes, decompressed for ``.gz``."""
     if path.suffix == ".gz":

@@ -32,6 +32,7 @@ from .csv_blocks import (
     iter_raw_blocks,
     open_bytes,
     parse_block,
+    skip_to,
 )
 from .tables import Source, Table, _stacked, collect_rows
 
@@ -75,7 +76,7 @@ class SharedFile:
         assert layout is not None
         rows = 0
         with open_bytes(self.source.path) as stream:
-            _skip(stream, layout.data_start, layout.compressed)
+            skip_to(stream, layout.data_start, layout.compressed)
             for raw in iter_raw_blocks(stream, layout.data_start, layout.first_line, block_bytes):
                 count = count_records(raw, self.columns)
                 where = (raw.offset, len(raw.data), raw.first_line)
@@ -120,7 +121,7 @@ class SharedFile:
         layout = self.source.csv
         assert layout is not None
         with open_bytes(self.source.path) as stream:
-            _skip(stream, offset, layout.compressed)
+            skip_to(stream, offset, layout.compressed)
             data = stream.read(length)
         return parse_block(RawBlock(data, first_line, offset), self.columns, block.first_row)
 
@@ -129,14 +130,6 @@ def _block_bytes(path: os.PathLike, ranks: int) -> int:
     """Blocks small enough that each of ``ranks`` ranks has several to read."""
     size = os.path.getsize(path)
     return int(min(BLOCK_BYTES, max(MIN_BLOCK_BYTES, size // (BLOCKS_PER_RANK * ranks))))
-
-
-def _skip(stream, offset: int, compressed: bool) -> None:
-    if compressed:
-        while offset > 0:  # gzip streams seek forward by decompressing
-            offset -= len(stream.read(min(offset, BLOCK_BYTES)))
-    else:
-        stream.seek(offset)
 
 
 def read_share(
