@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 512 << 10
 
 
 def _block_rows(X: np.ndarray, block_rows: int | None) -> int:

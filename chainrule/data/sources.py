@@ -82,7 +82,9 @@ class ArraySource:
 
     With ``shuffle=True`` each pass draws a new permutation from a generator seeded by
     ``seed``, so the sequence of batches is the same on every run with the same seed.
-    The last batch may be smaller.
+    The last batch may be smaller.  ``rows`` (indices into X, y and the weights) makes
+    the source those rows alone, without copying them out: the batches of
+    ``ArraySource(X[rows], y[rows], ...)``, value for value.
     """
 
     has_validation = False
@@ -95,16 +97,19 @@ class ArraySource:
         shuffle: bool = True,
         seed: RandomSource = None,
         sample_weight: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.rows = rows
+        self.n = len(X) if rows is None else len(rows)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.rng = as_generator(seed)
 
     def __len__(self) -> int:
-        return -(-len(self.X) // self.batch_size)
+        return -(-self.n // self.batch_size)
 
     def expected_batches(self) -> int:
         return len(self)
@@ -113,19 +118,38 @@ class ArraySource:
         return iter(())
 
     def __iter__(self) -> Iterator[Batch]:
-        n = len(self.X)
+        n, rows = self.n, self.rows
         order = self.rng.permutation(n) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 index: Any = slice(start, start + self.batch_size)
             else:
                 index = order[start : start + self.batch_size]
+            if rows is not None:
+                index = rows[index]
             batch = [self.X[index]]
             if self.y is not None:
                 batch.append(self.y[index])
             if self.sample_weight is not None:
                 batch.append(self.sample_weight[index])
             yield tuple(batch)
+
+
+class RowsOf:
+    """Rows ``rows`` of ``array`` taken a slice at a time, without a copy of them all:
+    ``RowsOf(array, rows)[a:b]`` is ``array[rows[a:b]]``.  (A validation split evaluated
+    in batches needs nothing more.)"""
+
+    def __init__(self, array: np.ndarray, rows: np.ndarray) -> None:
+        self.array, self.rows = array, rows
+        self.shape = (len(rows), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        return self.array[self.rows[index]]
 
 
 def batches_of(X: np.ndarray, y: np.ndarray, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

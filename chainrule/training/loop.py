@@ -39,7 +39,7 @@ import numpy as np
 from ..data.frames import frame_arrays
 from ..data.inputs import batch_source, is_batch_input, is_dataframe
 from ..data.rows import check_fraction
-from ..data.sources import BatchSource
+from ..data.sources import BatchSource, RowsOf
 from ..distributed import resolve
 from ..errors import TrainingDiverged
 from ..nn import Loss, Module, get_loss, objective, value_and_grad
@@ -48,7 +48,7 @@ from ..nn.losses import outputs_of_predictions
 from ..optim import Optimizer
 from .callbacks import Callback
 from .data import DataError, DataLoader, check_features, check_targets
-from .metrics import Metric, get_metric
+from .metrics import Metric, accuracy, get_metric
 from .parallel import (
     GlobalBatches,
     GradientSum,
@@ -61,7 +61,7 @@ from .parallel import (
     split_validation,
 )
 from .progress import ProgressDisplay
-from .running_metrics import RunningMetrics
+from .running_metrics import CountedAccuracy, RunningMetrics
 from .state import History, TrainingState
 
 
@@ -93,7 +93,10 @@ def _validate_against_loss(
         raise DataError(f"{name}: {error}") from None
 
 
-def _split_validation(X, y, w, fraction: float, rng: np.random.Generator):
+def _split_validation(X, y, fraction: float, rng: np.random.Generator):
+    """(the training rows' indices, (X_val, y_val)): ``fraction`` of the rows drawn at
+    random.  Neither is copied out of X: the source gathers each training batch, and
+    X_val gathers each validation batch (``RowsOf``); y_val, small, is copied."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must be in (0, 1), got {fraction}")
     n_val = round(len(X) * fraction)
@@ -103,8 +106,7 @@ def _split_validation(X, y, w, fraction: float, rng: np.random.Generator):
         )
     order = rng.permutation(len(X))
     val, train = order[:n_val], order[n_val:]
-    w_train = None if w is None else w[train]
-    return X[train], y[train], w_train, (X[val], y[val])
+    return train, (RowsOf(X, val), y[val])
 
 
 def _checked_arrays(model, loss_fn, X, y, dtype, sample_weight):
@@ -132,16 +134,17 @@ def _in_memory_source(
     per-epoch permutations come from the same generator after that split."""
     X, y, w, width = _checked_arrays(model, loss_fn, X, y, dtype, sample_weight)
     rng = as_generator(seed)
+    rows = None
     if validation_data is not None:
         X_val, y_val = _validation_arrays(validation_data, dtype)
         _validate_against_loss(loss_fn, y_val, width, dtype, "y_val")
     elif validation_split:
-        X, y, w, (X_val, y_val) = _split_validation(X, y, w, validation_split, rng)
+        rows, (X_val, y_val) = _split_validation(X, y, validation_split, rng)
     else:
         X_val = y_val = None
     if X_val is not None and X_val.shape[1] != X.shape[1]:
         raise DataError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
-    loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w)
+    loader = DataLoader(X, y, batch_size, shuffle=shuffle, seed=rng, sample_weight=w, rows=rows)
     return loader, X, X_val, y_val
 
 
@@ -434,6 +437,11 @@ def fit(
     kept: list[np.ndarray] | None = [] if named_metrics else None
     kept_targets: list[np.ndarray] = []
     to_outputs = outputs_of_predictions(model, loss_fn) if named_metrics else None
+    # accuracy alone is a count: the kept outputs are counted as they come, group by group
+    counted = None
+    only_accuracy = all(metric is accuracy for _, metric in named_metrics)
+    if to_outputs is not None and only_accuracy and not (streamed or parallel):
+        counted = CountedAccuracy(to_outputs)
     # a streamed epoch may hold more rows than memory: its metrics are running sums
     running = running_val = None
     if streamed and to_outputs is not None:
@@ -504,6 +512,8 @@ def fit(
                         running.add(batch[1], kept.pop())
                     elif kept is not None:
                         kept_targets.append(batch[1])
+                        if counted is not None:
+                            counted.add(kept, kept_targets)
                     rows = len(batch[0]) if reduction is None else int(loader.rows[batch_index])
                     display.batch_done(rows, value)
                     for callback in callbacks:
@@ -550,7 +560,12 @@ def fit(
                         if X_val is not None:
                             val_kept = gather_rows(communicator, kept_val)
                             val_targets = gather_rows(communicator, [y_val])
-                    logs.update(_metric_logs(named_metrics, to_outputs, kept, targets))
+                    if counted is not None:
+                        figure = counted.value(kept, targets)
+                        if figure is not None:
+                            logs.update({name: figure for name, _ in named_metrics})
+                    else:
+                        logs.update(_metric_logs(named_metrics, to_outputs, kept, targets))
                     if has_validation:
                         val_logs = _metric_logs(named_metrics, to_outputs, val_kept, val_targets)
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -599,6 +614,9 @@ def _metric_logs(
     is the batch-size-weighted mean of the batches' own figures."""
     if not predictions:
         return {}
+    if all(metric is accuracy for _, metric in named_metrics):  # counted group by group
+        figure = CountedAccuracy(to_outputs).value(list(predictions), list(targets))
+        return {name: figure for name, _ in named_metrics if figure is not None}
     outputs = to_outputs(np.concatenate(predictions))
     y = np.concatenate(targets)
     return {name: metric(y, outputs) for name, metric in named_metrics}

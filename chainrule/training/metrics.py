@@ -21,7 +21,7 @@ def predicted_labels(y_output: np.ndarray) -> np.ndarray:
     return (y_output.reshape(-1) >= 0.5).astype(np.int64)
 
 
-def _true_labels(y_true: np.ndarray) -> np.ndarray:
+def true_labels(y_true: np.ndarray) -> np.ndarray:
     y_true = np.asarray(y_true)
     if y_true.ndim == 2 and y_true.shape[1] > 1:
         return y_true.argmax(axis=1)
@@ -30,7 +30,7 @@ def _true_labels(y_true: np.ndarray) -> np.ndarray:
 
 def accuracy(y_true: np.ndarray, y_output: np.ndarray) -> float:
     """The fraction of samples whose predicted class is the true class."""
-    return float(np.mean(predicted_labels(y_output) == _true_labels(y_true)))
+    return float(np.mean(predicted_labels(y_output) == true_labels(y_true)))
 
 
 def mean_absolute_error(y_true: np.ndarray, y_output: np.ndarray) -> float:

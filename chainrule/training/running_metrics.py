@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .metrics import Metric, accuracy, mean_absolute_error, predicted_labels, r2_score
-
-
-def _true_labels(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1)
-    return y.reshape(-1).astype(np.int64)
+from .metrics import (
+    Metric,
+    accuracy,
+    mean_absolute_error,
+    predicted_labels,
+    r2_score,
+    true_labels,
+)
 
 
 def _as_columns(y: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +58,7 @@ class RunningMetric:
         if n == 0:
             return
         if self.metric is accuracy:
-            self.total += float(np.sum(predicted_labels(outputs) == _true_labels(y)))
+            self.total += float(np.sum(predicted_labels(outputs) == true_labels(y)))
         elif self.metric is mean_absolute_error or self.scale is not None:
             y, outputs = _as_columns(y, outputs)
             error = y - outputs
@@ -126,3 +126,44 @@ class RunningMetrics:
         for _, metric in self.metrics:
             metric.reset()
         return figures
+
+
+class CountedAccuracy:
+    """Accuracy over an epoch's kept batch outputs, counted group by group as they come
+    (``fit`` in memory when accuracy is its only metric).
+
+    After each batch, :meth:`add` looks at the lists of kept predictions and targets;
+    once they hold ``group_rows`` rows they are counted (correct predictions, rows) and
+    emptied.  :meth:`value` counts the rest and gives correct / N: the very number
+    ``accuracy`` gives on all the outputs at once (a count is exact in any grouping),
+    while memory holds a group of outputs, not the epoch's (with their probabilities
+    and labels at the end, most of a data set's size again)."""
+
+    def __init__(
+        self, to_outputs: Callable[[np.ndarray], np.ndarray], group_rows: int = 1 << 13
+    ) -> None:
+        self.to_outputs, self.group_rows = to_outputs, group_rows
+        self.pending = self.correct = self.rows = 0
+
+    def add(self, predictions: list[np.ndarray], targets: list[np.ndarray]) -> None:
+        self.pending += len(targets[-1])
+        if self.pending >= self.group_rows:
+            self._count(predictions, targets)
+
+    def _count(self, predictions: list[np.ndarray], targets: list[np.ndarray]) -> None:
+        if predictions:
+            outputs = self.to_outputs(np.concatenate(predictions))
+            y = np.concatenate(targets)
+            self.correct += int(np.count_nonzero(predicted_labels(outputs) == true_labels(y)))
+            self.rows += len(y)
+        predictions.clear()
+        targets.clear()
+        self.pending = 0
+
+    def value(self, predictions: list[np.ndarray], targets: list[np.ndarray]) -> float | None:
+        """The accuracy of everything added since the last value (the lists emptied), or
+        None if that is nothing."""
+        self._count(predictions, targets)
+        correct, rows = self.correct, self.rows
+        self.correct = self.rows = 0
+        return correct / rows if rows else None

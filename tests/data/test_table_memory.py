@@ -65,8 +65,9 @@ def test_training_in_memory_copies_the_data_once_into_float32(table_file):
 
     _, peak = traced_peak(train)
     float32 = ROWS * FEATURES * 4
-    # the float32 matrix, its training and validation parts, the labels' codes
-    assert peak < 2.6 * float32, f"peak {peak / float32:.2f}x the float32 data"
+    # the float32 matrix, the labels' codes, the validation split's row indices and a
+    # block's temporaries: 1.44x; copying out the training and validation rows, 2.3x
+    assert peak < 1.6 * float32, f"peak {peak / float32:.2f}x the float32 data"
 
 
 @pytest.mark.parametrize("rows", [1, 3, 1000, 40_001])
