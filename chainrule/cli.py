@@ -466,11 +466,10 @@ def _assignments(text: str) -> dict[str, float]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .data.tables import read_table
     from .datasets import load as load_dataset
     from .distributed import resolve
     from .io import check_not_an_input, check_writable
-    from .tabular import TabularModel, TrainOptions
+    from .tabular import TabularModel
     from .training.data import DataError
     from .training.parallel import raise_together
 
@@ -483,6 +482,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         console.quiet = True
     if (args.data is None) == (args.dataset is None):
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
+    if args.data is not None and not args.target:
+        raise UserError("--target COLUMN is required with a CSV file")
     if args.out and args.plot and Path(args.out).resolve() == Path(args.plot).resolve():
         raise UserError(f"-o and --plot both name {args.out}: the plot would replace the model")
     for destination in (args.out, args.plot):
@@ -492,6 +493,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     if _streams(args, comm, console):
         model, history = _train_streamed(args, console)
         _finish_training(args, console, comm, model, history, args.data)
+        return
+    if args.data is not None and comm.size == 1:  # the rows held as float32 (tabular_files)
+        model, history, report = _train_file(args, console)
+        _finish_training(args, console, comm, model, history, args.data, report)
         return
     if args.dataset:
         data = load_dataset(args.dataset)
@@ -504,19 +509,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
         source = f"data set {args.dataset}"
     else:
-        if not args.target:
-            raise UserError("--target COLUMN is required with a CSV file")
-        if comm.size > 1:  # each rank reads only its share of the file's rows
-            from .mpi_files import read_rank_table
+        # under mpirun each rank reads only its share of the file's rows
+        from .mpi_files import read_rank_table
 
-            table, _, dropped = read_rank_table(
-                comm, args.data, args.target, None, args.drop_missing, _na_values(args)
-            )
-        else:
-            table = read_table(
-                args.data, args.target, drop_missing=args.drop_missing, na_values=_na_values(args)
-            )
-            dropped = len(table.dropped_lines)
+        table, _, dropped = read_rank_table(
+            comm, args.data, args.target, None, args.drop_missing, _na_values(args)
+        )
         X, y, names, target, task = (
             table.features,
             table.target,
@@ -551,14 +549,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     samples = sum(comm.allgather(len(X))) if shares else len(X)
     if comm.size > 1 and not shares:  # every rank has the data set; it keeps rows rank::size
         X, y = X[comm.rank :: comm.size], y[comm.rank :: comm.size]
-    activation = args.activation.split(",") if "," in args.activation else args.activation
-    options = TrainOptions(
-        hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
-        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, early_stopping=args.early_stopping,
-        patience=args.patience, seed=args.seed, standardize=args.standardize,
-        verbose=0 if args.quiet or comm.rank != 0 else 1,
-    )  # fmt: skip
+    options = _train_options(args, quiet=args.quiet or comm.rank != 0)
     ranks = f" on {comm.size} ranks" if comm.size > 1 else ""
     console.print(f"training on {source}: {samples} samples, {X.shape[1]} features{ranks}")
     try:
@@ -567,15 +558,49 @@ def cmd_train(args: argparse.Namespace) -> None:
         model, history = TabularModel.train(X, y, names, target, task, options, comm, shard)
     except DataError as error:
         raise UserError(f"{source}: {error}") from None
-    _finish_training(args, console, comm, model, history, source, X_test, y_test, shares)
+    report = None
+    if args.test_split and not history.interrupted:
+        if shares:  # each rank holds its test rows: the report is on all of them
+            from .mpi_files import evaluate_rows
+
+            report = evaluate_rows(comm, model, X_test, y_test)
+        else:
+            report = model.evaluate(X_test, y_test)
+    _finish_training(args, console, comm, model, history, source, report)
 
 
-def _finish_training(
-    args, console, comm, model, history, source, X_test=None, y_test=None, shares=False
-):
-    """After training (in memory or streamed): the figures, the test split's scores (on
-    every rank's test rows when each rank holds its ``shares`` of a file), and the model
-    and plot written (by rank 0), unless Ctrl-C stopped it."""
+def _train_options(args: argparse.Namespace, quiet: bool):
+    from .tabular import TrainOptions
+
+    activation = args.activation.split(",") if "," in args.activation else args.activation
+    return TrainOptions(
+        hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
+        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+        validation_split=args.validation_split, early_stopping=args.early_stopping,
+        patience=args.patience, seed=args.seed, standardize=args.standardize,
+        verbose=0 if quiet else 1,
+    )  # fmt: skip
+
+
+def _train_file(args: argparse.Namespace, console):
+    """Training on a file held in memory (one process): the model, its history and the
+    test split's report (or None)."""
+    from .tabular import TabularModel
+    from .training.data import DataError
+
+    try:
+        return TabularModel.train_file(
+            args.data, args.target, args.task, _train_options(args, args.quiet),
+            drop_missing=args.drop_missing, na_values=_na_values(args),
+            test_split=args.test_split, notify=console.print,
+        )  # fmt: skip
+    except DataError as error:
+        raise UserError(f"{args.data}: {error}") from None
+
+
+def _finish_training(args, console, comm, model, history, source, report=None):
+    """After training (in memory or streamed): the figures, the test split's scores
+    (``report``), and the model and plot written (by rank 0), unless Ctrl-C stopped it."""
     if history.interrupted:  # Ctrl-C means stop: a partial model is not what -o asked for
         unwritten = "; nothing written" if args.out or args.plot else ""
         raise KeyboardInterrupt(f"after epoch {len(history.epochs)} of {args.epochs}{unwritten}")
@@ -600,13 +625,7 @@ def _finish_training(
         label = FIGURE_LABELS.get((model.task, key), key)
         table.add_row(label, f"{shown[key]:.4f}", "-" if val is None else f"{val:.4f}")
     console.print(table)
-    if args.test_split:
-        if shares:  # each rank holds its test rows: the report is on all of them
-            from .mpi_files import evaluate_rows
-
-            report = evaluate_rows(comm, model, X_test, y_test)
-        else:
-            report = model.evaluate(X_test, y_test)
+    if report is not None:
         model.summary["test_split"] = args.test_split
         model.summary["test"] = report.to_dict()
         console.print(f"test set: {report.samples} samples held out before training")
@@ -651,8 +670,6 @@ def _streams(args: argparse.Namespace, comm, console) -> bool:
             "--test-split holds the test rows in memory, which --stream does not; keep a "
             "test file aside and score the model with chainrule evaluate"
         )
-    if stream and not args.target:
-        raise UserError("--target COLUMN is required with a CSV file")
     return stream
 
 
@@ -664,21 +681,13 @@ def _bytes(size: int) -> str:
 
 
 def _train_streamed(args: argparse.Namespace, console):
-    from .tabular import TabularModel, TrainOptions
+    from .tabular import TabularModel
     from .training.data import DataError
 
-    activation = args.activation.split(",") if "," in args.activation else args.activation
-    options = TrainOptions(
-        hidden=args.hidden, activation=activation, output=args.output, loss=args.loss,
-        optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        validation_split=args.validation_split, early_stopping=args.early_stopping,
-        patience=args.patience, seed=args.seed, standardize=args.standardize,
-        verbose=0 if args.quiet else 1,
-    )  # fmt: skip
     try:
         return TabularModel.train_stream(
-            args.data, args.target, args.task, options, drop_missing=args.drop_missing,
-            na_values=_na_values(args), notify=console.print,
+            args.data, args.target, args.task, _train_options(args, args.quiet),
+            drop_missing=args.drop_missing, na_values=_na_values(args), notify=console.print,
         )  # fmt: skip
     except DataError as error:
         raise UserError(f"{args.data}: {error}") from None

@@ -283,14 +283,36 @@ class TabularModel:
     ) -> tuple[TabularModel, History]:
         """Train on a CSV or Parquet file (or folder) without loading it: one pass for
         the statistics, then epoch by epoch through its blocks and a bounded shuffle
-        buffer; see :mod:`chainrule.tabular_stream` for the details and ``reading``'s
+        buffer; see :mod:`chainrule.tabular_files` for the details and ``reading``'s
         keywords (``drop_missing``, ``na_values``, ``buffer_rows``, ...)."""
-        from .tabular_stream import train_stream
+        from .tabular_files import train_stream
 
         if task is not None and task not in TASKS:
             raise ValueError(f"unknown task '{task}'; choose classify or regress")
         options = options or TrainOptions()
         return train_stream(cls, path, target, task, options, guess_task, **reading)
+
+    @classmethod
+    def train_file(
+        cls,
+        path: str | os.PathLike,
+        target: str,
+        task: str | None = None,
+        options: TrainOptions | None = None,
+        **reading: Any,
+    ) -> tuple[TabularModel, History, EvaluationReport | None]:
+        """Train on a CSV or Parquet file (or folder) held in memory as the network's
+        float32, never as a float64 table: one pass for the statistics, a second that
+        standardises each block into place; then as :meth:`train`.  Returns the model,
+        the history and, with ``test_split=``, the scores on the rows held out (else
+        None).  See :mod:`chainrule.tabular_files` for ``reading``'s keywords
+        (``drop_missing``, ``na_values``, ``test_split``, ``notify``, ...)."""
+        from .tabular_files import train_file
+
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task '{task}'; choose classify or regress")
+        options = options or TrainOptions()
+        return train_file(cls, path, target, task, options, guess_task, **reading)
 
     def _training_setup(self, options: TrainOptions) -> tuple[Any, list[Any], list[Any]]:
         """The optimizer for the network, the callbacks and the metrics ``options`` ask
@@ -435,11 +457,18 @@ class TabularModel:
     def _network_outputs(self, X: np.ndarray) -> np.ndarray:
         """The network's outputs (float64) for the rows of X; OutputOverflow names the
         rows for which they are NaN or inf (NumPy's overflow warnings on the way are
-        left out: the error says it better).  BLAS works in one thread here (see
-        :mod:`chainrule.nn.blas_threads`): fast, and the same bytes on any machine's cores."""
+        left out: the error says it better)."""
         X = self.features_of(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = self.scale_inputs(X)
+        return self._outputs_of_scaled(scaled, X)
+
+    def _outputs_of_scaled(self, scaled: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The network's outputs (float64) for the standardised features ``scaled`` of
+        the rows X (named in an OutputOverflow).  BLAS works in one thread here (see
+        :mod:`chainrule.nn.blas_threads`): fast, and the same bytes on any machine's cores."""
         with np.errstate(over="ignore", invalid="ignore"), one_blas_thread():
-            out = self.network.predict(self.scale_inputs(X)).astype(np.float64)
+            out = self.network.predict(scaled).astype(np.float64)
         check_finite_outputs(out, X, self.network.dtype)
         return out
 
@@ -447,7 +476,10 @@ class TabularModel:
         """Class probabilities (N, classes) in the order of ``classes``."""
         if self.task != "classify":
             raise ValueError("probabilities exist for classification models only")
-        out = self._network_outputs(X)
+        return self._probabilities(self._network_outputs(X))
+
+    def _probabilities(self, out: np.ndarray) -> np.ndarray:
+        """The class probabilities of the network's outputs ``out``."""
         if self.network.output == "sigmoid":
             return np.hstack([1 - out, out])
         if self.network.output == "identity":  # logits
@@ -488,6 +520,17 @@ class TabularModel:
             return classification_report(self.classes or [], truth, predicted, probabilities)
         truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
         return regression_report(truth, self.predict(X))
+
+    def evaluate_scaled(self, scaled: np.ndarray, truth: np.ndarray) -> EvaluationReport:
+        """:meth:`evaluate` on rows whose features are standardised already (as the
+        network takes them), against ``truth``: class indices into ``classes``, or the
+        target's values.  The same scores as :meth:`evaluate` on the raw rows."""
+        out = self._outputs_of_scaled(scaled, scaled)
+        if self.task == "classify":
+            probabilities = self._probabilities(out)
+            predicted = probabilities.argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted, probabilities)
+        return regression_report(truth, out[:, 0] * self.target_scale + self.target_mean)
 
     def evaluate_csv(
         self,

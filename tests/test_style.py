@@ -67,7 +67,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "evaluation": (6, "evaluation reports from predictions, on training's metrics; tabular's"),
     "probability_scores": (5, "log-loss and ROC-AUC of predicted probabilities; evaluation's"),
     "tabular": (7, "CSV-to-model workflow over training and io (issue's layering)"),
-    "tabular_stream": (7, "tabular's training on a file streamed, over training and data"),
+    "tabular_files": (7, "tabular's training on a file (statistics pass, then held or streamed)"),
     "explain": (7, "expression tracing and teaching figures (issue's layering)"),
     "plots": (7, "training-curve plots with matplotlib (issue's layering)"),
     "lecture": (7, "the notes' worked examples, teaching material like explain; imports autodiff"),
@@ -88,7 +88,10 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("cli", "playground"): "chainrule playground starts the playground's server",
     ("cli", "mpi_files"): "under mpirun, train, evaluate and predict read a share of the file each",
     ("data", "io"): "the readers take Ctrl-C between chunks with io.interrupts",
-    ("tabular", "tabular_stream"): "TabularModel.train_stream is tabular_stream's work",
+    (
+        "tabular",
+        "tabular_files",
+    ): "TabularModel.train_file and train_stream are tabular_files' work",
 }
 
 # Imports that break the layering today, to be fixed in the package (not here); each is a

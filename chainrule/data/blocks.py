@@ -8,14 +8,15 @@ training on data bigger than memory.
 * Parquet (a file or a folder): a block is a row group.
 
 :func:`statistics` makes one pass over the blocks for what training needs first: the row
-count, each feature's mean and standard deviation, and the labels with their counts.
+count, each feature's mean and standard deviation, and the labels with their counts
+(and how many rows with a missing value were dropped).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,16 +75,26 @@ class _Reader:
         )
         self.feature_names = self.columns.feature_names
 
-    @staticmethod
-    def _arrays(chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keep = ~chunk.missing
-        assert chunk.target is not None and chunk.rows is not None
-        if keep.all():
-            return chunk.features, chunk.target, chunk.rows
-        return chunk.features[keep], chunk.target[keep], chunk.rows[keep]
+    #: the rows with a missing value the last :meth:`read_block` dropped
+    last_dropped: int = 0
 
     def read_block(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._arrays(self.read_chunk(i))
+
+    def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``read_block(0)``, ``read_block(1)``, ...: every block in the file's order."""
+        for i in range(self.n_blocks):
+            yield self.read_block(i)
+
+    def _arrays(self, chunk: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A chunk's features, target and row indices, its rows with a missing value
+        left out (counted in ``last_dropped``)."""
+        assert chunk.target is not None and chunk.rows is not None
+        self.last_dropped = int(chunk.missing.sum())
+        if not self.last_dropped:
+            return chunk.features, chunk.target, chunk.rows
+        keep = ~chunk.missing
+        return chunk.features[keep], chunk.target[keep], chunk.rows[keep]
 
     def read_chunk(self, i: int) -> Chunk:
         raise NotImplementedError
@@ -103,6 +114,10 @@ class _Reader:
 
 
 class CsvBlockReader(_Reader):
+    """A CSV file's blocks: byte ranges cut at record ends.  They are found by one pass
+    over the file, made when first needed: by :meth:`in_order`, which parses each block
+    on the way (the statistics pass), or else by counting each block's records."""
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -115,15 +130,44 @@ class CsvBlockReader(_Reader):
         super().__init__(path, target, feature_names, drop_missing, na_values)
         layout = self.source.csv
         assert layout is not None
-        self.layout = layout
-        self.blocks: list[_CsvBlock] = []
-        rows = 0
+        self.layout, self.block_bytes = layout, block_bytes
+        self._blocks: list[_CsvBlock] | None = None
+
+    @property
+    def blocks(self) -> list[_CsvBlock]:
+        if self._blocks is None:
+            blocks = []
+            rows = 0
+            for raw in self._raw_blocks():
+                blocks.append(_CsvBlock(raw.offset, len(raw.data), raw.first_line, rows))
+                rows += count_records(raw, self.columns)
+            self._blocks = blocks
+        return self._blocks
+
+    @property  # type: ignore[override]
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    def _raw_blocks(self) -> Iterator[RawBlock]:
+        layout = self.layout
         with open_bytes(self.source.path) as stream:
             skip_to(stream, layout.data_start, layout.compressed)
-            for raw in iter_raw_blocks(stream, layout.data_start, layout.first_line, block_bytes):
-                self.blocks.append(_CsvBlock(raw.offset, len(raw.data), raw.first_line, rows))
-                rows += count_records(raw, self.columns)
-        self.n_blocks = len(self.blocks)
+            yield from iter_raw_blocks(
+                stream, layout.data_start, layout.first_line, self.block_bytes
+            )
+
+    def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        if self._blocks is not None:
+            yield from super().in_order()
+            return
+        blocks = []
+        rows = 0
+        for raw in self._raw_blocks():
+            chunk = parse_block(raw, self.columns, rows)
+            blocks.append(_CsvBlock(raw.offset, len(raw.data), raw.first_line, rows))
+            rows += len(chunk)
+            yield self._arrays(chunk)
+        self._blocks = blocks
 
     def read_chunk(self, i: int) -> Chunk:
         self._check(i)
@@ -190,6 +234,7 @@ class Statistics:
     target_mean: float | None = None
     target_std: float | None = None
     not_a_number: tuple[int, int, int, Any] | None = None
+    dropped: int = 0  # rows with a missing value left out (when the reader drops them)
 
 
 class _Moments:
@@ -212,7 +257,7 @@ class _Moments:
         return np.sqrt(self.m2 / self.n)
 
 
-def _first_not_a_number(target: np.ndarray) -> int:
+def first_not_a_number(target: np.ndarray) -> int:
     for k, value in enumerate(np.asarray(target, dtype=object).reshape(-1)):
         try:
             float(value)
@@ -221,10 +266,13 @@ def _first_not_a_number(target: np.ndarray) -> int:
     return 0
 
 
-def statistics(reader: BlockReader, check: Any = None) -> Statistics:
+def statistics(
+    reader: BlockReader, check: Any = None, wanted: np.ndarray | None = None
+) -> Statistics:
     """Row count, per-feature mean and standard deviation, label counts and the target's
     mean and deviation, in one pass (``check()``, if given, runs after each block: a
-    place to act on a deferred Ctrl-C).
+    place to act on a deferred Ctrl-C), of every row or, with ``wanted`` (booleans by
+    row index), of the rows it marks.
 
     Each block gives its count n_b, mean m_b and sum of squared deviations
     M2_b = sum (x - m_b)^2 (two passes over the block, in float64).  Blocks merge by Chan
@@ -238,10 +286,17 @@ def statistics(reader: BlockReader, check: Any = None) -> Statistics:
     target_moments: _Moments | None = _Moments(1)
     labels: Counter | None = Counter()
     not_a_number = None
-    for i in range(reader.n_blocks):
-        features, target, rows = reader.read_block(i)
+    dropped = 0
+    in_order = getattr(reader, "in_order", None)
+    blocks = in_order() if in_order else (reader.read_block(i) for i in range(reader.n_blocks))
+    for i, (features, target, rows) in enumerate(blocks):
+        dropped += getattr(reader, "last_dropped", 0)
         if check is not None:
             check()
+        positions = None  # each row's position in the block as read, when some are left out
+        if wanted is not None:
+            positions = np.flatnonzero(wanted[rows])
+            features, target, rows = features[positions], target[positions], rows[positions]
         if len(features) == 0:
             continue
         features_moments.add(features)
@@ -254,21 +309,27 @@ def statistics(reader: BlockReader, check: Any = None) -> Statistics:
             try:
                 numbers = np.asarray(target, dtype=np.float64)
             except (TypeError, ValueError):
-                k = _first_not_a_number(target)
-                not_a_number = (i, k, int(rows[k]), np.asarray(target).reshape(-1)[k])
+                k = first_not_a_number(target)
+                value = np.asarray(target).reshape(-1)[k]
+                row = int(rows[k])
+                not_a_number = (i, k if positions is None else int(positions[k]), row, value)
                 target_moments = None
             else:
                 target_moments.add(numbers.reshape(-1))
     n = features_moments.n
     if n == 0:
         source = getattr(getattr(reader, "source", None), "path", "the data")
-        raise DataFileError(f"{source}: no data rows")
+        what = "no data rows"
+        if dropped:
+            what = "no rows left after dropping those with missing values"
+        raise DataFileError(f"{source}: {what}")
     statistics = Statistics(
         n,
         features_moments.mean,
         features_moments.std(),
         None if labels is None else dict(labels),
         not_a_number=not_a_number,
+        dropped=dropped,
     )
     if target_moments is not None:
         statistics.target_mean = float(target_moments.mean[0])

@@ -39,6 +39,10 @@ BLOCK_BYTES = 8 << 20
 HEADER_LIMIT = 64 << 20  # a header line longer than this is not a header
 BOM = b"\xef\xbb\xbf"
 WIDE = 1000  # columns from which a block is parsed in one piece
+# Arrow's buffers for a parsed block come from the C library's allocator, which gives
+# freed memory back: Arrow's default (mimalloc) keeps it for the thread that used it,
+# 20-30 MB more peak memory for a read, at the same speed (measured in issue 19)
+ARROW_POOL = pa.system_memory_pool()
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,7 @@ def _arrow_table(data: bytes, columns: Columns, quoted: bool) -> pa.Table:
         types[header[i]] = pa.string()
     return pacsv.read_csv(
         pa.py_buffer(data),
+        memory_pool=ARROW_POOL,
         read_options=pacsv.ReadOptions(column_names=header, **_parallel(len(data), len(header))),
         parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
         convert_options=pacsv.ConvertOptions(

@@ -8,9 +8,10 @@ The estimate is rows x features x 4 bytes (the float32 matrix training works on)
   length of the first records (up to 1 MB of them); for ``.csv.gz``, the compressed size
   is first scaled by the compression ratio of those bytes.
 
-Training in memory takes a few times that (the table as read in float64, the scaled
-copy, the float32 copy), so the default budget, :data:`DEFAULT_FRACTION` of the machine's
-memory (or of the process's cgroup limit when that is lower), leaves room for it.
+Training in memory holds that matrix once, plus its labels and fit's working arrays: up
+to twice the estimate at its peak (:mod:`chainrule.tabular_files`), so the default
+budget, :data:`DEFAULT_FRACTION` of the machine's memory (or of the process's cgroup
+limit when that is lower), leaves room for it and for the rest of the machine.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ CHUNK_ROWS = 8192
 # read_table's CSV blocks: Arrow's memory for a block (its parser's buffers, retained by
 # the allocators) is many times the block, and a table read whole gains no speed from
 # larger ones; predict keeps BLOCK_BYTES (its output's bits follow its batches)
-TABLE_BLOCK_BYTES = 2 << 20
+TABLE_BLOCK_BYTES = 512 << 10
 
 __all__ = [
     "CHUNK_ROWS",
@@ -95,6 +95,12 @@ def _checked(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{path}: no such file")
+    if not (path.is_file() or path.is_dir()):
+        # opening a pipe a second time would wait for a writer that never comes
+        raise DataFileError(
+            f"{path}: is not a regular file (a pipe or a device); chainrule reads a data "
+            "file more than once (its header, its rows): save the data to a file first"
+        )
     if path.is_dir() and not any(p.suffix in SUFFIXES for p in path.iterdir()):
         raise DataFileError(f"{path}: is a folder, not a CSV file nor a folder of Parquet files")
     return path
