@@ -26,7 +26,11 @@ with the defaults' 20% validation split, batches of 256 and a 64-unit hidden lay
 per second are the file's rows over the whole command's wall time (reading, statistics,
 validation included), peak memory the command's (``os.wait4``).
 
-Run: python bench/streaming.py [--rows 1000000 2000000 4000000 8000000] [--rounds 5] [--cli]
+``--format csv`` runs the command line on the same rows written as CSV, and ``--epochs N``
+trains N epochs per run (rows per second are then rows x N over the wall time).
+
+Run: python bench/streaming.py [--rows 1000000 2000000 4000000 8000000] [--rounds 5]
+     [--cli [--format csv] [--epochs N]]
 """
 
 from __future__ import annotations
@@ -134,16 +138,26 @@ def run_child(mode: str, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_cli(mode: str, path: Path) -> dict:
-    """``chainrule train`` on the file, in memory or --stream: rows per second of the
-    whole command and its peak RSS."""
+def as_csv(path: Path) -> Path:
+    """The Parquet file's rows written as CSV beside it, row group by row group."""
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(path).metadata.num_rows
+    out = path.with_suffix(".csv")
+    source = pq.ParquetFile(path)
+    with pacsv.CSVWriter(out, source.schema_arrow) as writer:
+        for i in range(source.num_row_groups):
+            writer.write_table(source.read_row_group(i))
+    return out
+
+
+def run_cli(mode: str, path: Path, rows: int, epochs: int) -> dict:
+    """``chainrule train`` on the file, in memory or --stream: rows per second of the
+    whole command (rows x epochs over its wall time) and its peak RSS."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # fmt: skip
     command = [sys.executable, "-m", "chainrule", "train", str(path), "--target", "target",
-               "--epochs", "1", "--batch-size", "256", "--quiet"]  # fmt: skip
+               "--epochs", str(epochs), "--batch-size", "256", "--quiet"]  # fmt: skip
     if mode == "cli-stream":
         command.append("--stream")
     started = time.perf_counter()
@@ -154,7 +168,7 @@ def run_cli(mode: str, path: Path) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(process.stderr.read().decode() if process.stderr else "failed")
     loss = next((line.split()[3] for line in out.splitlines() if "│ loss" in line), "nan")
-    return {"rows_per_s": rows / seconds, "peak_mb": usage.ru_maxrss / 1024,
+    return {"rows_per_s": rows * epochs / seconds, "peak_mb": usage.ru_maxrss / 1024,
             "loss": float(loss)}  # fmt: skip
 
 
@@ -175,6 +189,9 @@ def main() -> None:
     parser.add_argument(
         "--cli", action="store_true", help="time chainrule train (in memory and --stream)"
     )
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="the file's format (--cli only)")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per run (--cli only)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -186,16 +203,21 @@ def main() -> None:
         for rows in args.rows:
             path = Path(tmp) / f"data_{rows}.parquet"
             write_file(path, rows)
+            if args.cli and args.format == "csv":
+                parquet, path = path, as_csv(path)
+                parquet.unlink()
             timed = rows == args.memory_rows
             memory, stream = ("cli-memory", "cli-stream") if args.cli else ("memory", "stream")
             modes = [memory, stream] if timed else [stream]
             # on a shared machine one run each drifts by tens of percent: at the timed
             # size the two take turns, --rounds times, and the medians are compared
             runs = {mode: [] for mode in modes}
-            run = run_cli if args.cli else run_child
             for _ in range(args.rounds if timed else 1):
                 for mode in modes:
-                    runs[mode].append(run(mode, path))
+                    if args.cli:
+                        runs[mode].append(run_cli(mode, path, rows, args.epochs))
+                    else:
+                        runs[mode].append(run_child(mode, path))
             for mode in modes:
                 r = results[rows, mode] = median_run(runs[mode])
                 line = f"{rows:>10,} {mode:>10} {r['rows_per_s']:>10,.0f} {r['peak_mb']:>8.0f}"

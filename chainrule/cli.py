@@ -284,6 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
         "through a shuffle buffer each epoch (the validation rows picked by a seeded hash)",
     )
     train.add_argument(
+        "--cache-dir",
+        help="where --stream keeps the file's rows as read in epoch 1 for the epochs after it "
+        "(default: the system's temporary folder; deleted at the end)",
+    )
+    train.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="with --stream, read the file again every epoch instead of caching its rows",
+    )
+    train.add_argument(
         "--memory",
         type=_memory_size,
         help="memory budget, e.g. 2G: a file whose features (as float32) exceed it is "
@@ -688,6 +698,7 @@ def _train_streamed(args: argparse.Namespace, console):
         return TabularModel.train_stream(
             args.data, args.target, args.task, _train_options(args, args.quiet),
             drop_missing=args.drop_missing, na_values=_na_values(args), notify=console.print,
+            cache=not args.no_cache, cache_dir=args.cache_dir,
         )  # fmt: skip
     except DataError as error:
         raise UserError(f"{args.data}: {error}") from None

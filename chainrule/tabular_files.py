@@ -41,6 +41,7 @@ a pipe: :class:`~chainrule.data.tables.Source` says so.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.block_cache import BlockCache, cache_bytes, free_bytes
 from .data.blocks import (
     BLOCK_BYTES,
     MAX_LABELS,
@@ -67,6 +69,8 @@ from .training import History, fit
 from .training.data import DataError
 
 Encoder = Callable[[np.ndarray], np.ndarray]
+#: free disk space a block cache leaves beside itself
+CACHE_SPARE_BYTES = 256 << 20
 Notify = Callable[[str], None]
 
 
@@ -317,11 +321,21 @@ def train_stream(
     na_values: Any = None,
     buffer_rows: int = DEFAULT_BUFFER_ROWS,
     block_bytes: int = BLOCK_BYTES,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
     notify: Notify | None = None,
 ) -> tuple[Any, History]:
     """``TabularModel.train_stream``: (model, history) trained on the file at ``path``
     (see the module's docstring).  ``notify`` is given a line once the statistics pass
-    is done; ``guess_task`` is the in-memory path's guess from the target's values."""
+    is done; ``guess_task`` is the in-memory path's guess from the target's values.
+
+    Trained on for more than one epoch, the file's blocks are kept on disk in the first
+    epoch as the arrays training reads (standardised float32 features, encoded targets:
+    :class:`~chainrule.data.block_cache.BlockCache`, in ``cache_dir``, by default the
+    system's temporary folder) and read from there afterwards, unless ``cache`` is
+    False or the disk lacks the room: parsing CSV text (and, less so, decoding Parquet
+    and encoding labels) is slower than training on the rows.  The numbers are the
+    same either way."""
     reader = _opened(path, target, feature_names, drop_missing, na_values, block_bytes)
     stats = _statistics(reader, path, notify, streamed=True)
     setup = _setup(cls, reader, stats, path, target, task, options, guess_task)
@@ -331,18 +345,27 @@ def train_stream(
         scaled = features if model.input_mean is None else model.scale_inputs(features)
         return scaled, encode(raw)
 
-    source = StreamingSource(
-        reader, options.batch_size, buffer_rows, shuffle=True, seed=options.seed,
-        transform=transform, validation_split=options.validation_split,
-        split_seed=options.seed, dtype=model.network.dtype,
-    )  # fmt: skip
-    started = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
-        history = fit(
-            model.network, setup.loss, setup.optimizer, source, None, epochs=options.epochs,
-            batch_size=options.batch_size, callbacks=setup.callbacks, metrics=setup.metrics,
-            verbose=options.verbose, seed=options.seed,
+    dtype = model.network.dtype
+    cached = None
+    if cache and options.epochs > 1:
+        cached = _block_cache(reader, transform, dtype, stats.rows, cache_dir, notify)
+    try:
+        source = StreamingSource(
+            cached or reader, options.batch_size, buffer_rows, shuffle=True,
+            seed=options.seed, transform=None if cached else transform,
+            validation_split=options.validation_split, split_seed=options.seed, dtype=dtype,
         )  # fmt: skip
+        started = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(
+                model.network, setup.loss, setup.optimizer, source, None,
+                epochs=options.epochs, batch_size=options.batch_size,
+                callbacks=setup.callbacks, metrics=setup.metrics, verbose=options.verbose,
+                seed=options.seed,
+            )  # fmt: skip
+    finally:
+        if cached is not None:
+            cached.close()
     model._summarise(history, setup.optimizer, options, setup.loss, setup.stats.rows, started)
     model.summary["streamed"] = {
         "blocks": reader.n_blocks,
@@ -350,6 +373,29 @@ def train_stream(
         "validation": "rows whose seeded hash of their index is below the split",
     }
     return model, history
+
+
+def _block_cache(
+    reader: Any, transform: Any, dtype: Any, rows: int, folder: Any, notify: Notify | None
+) -> BlockCache | None:
+    """A cache of the file's blocks for the epochs after the first, or None when the
+    disk where it would go lacks the room (with a line saying so)."""
+    need = cache_bytes(rows, len(reader.feature_names), dtype)
+    where = folder or tempfile.gettempdir()
+    free = free_bytes(where)
+    if free < need + CACHE_SPARE_BYTES:
+        if notify is not None:
+            notify(
+                f"not caching the parsed rows ({need / 2**20:,.0f} MB, {free / 2**20:,.0f} MB "
+                f"free in {where}; --cache-dir): every epoch reads the file again"
+            )
+        return None
+    if notify is not None:
+        notify(
+            f"epoch 1 keeps the parsed rows in {where} ({need / 2**20:,.0f} MB, deleted at the "
+            "end) for the epochs after it"
+        )
+    return BlockCache(reader, transform, dtype, folder)
 
 
 def _distinct_values(stats: Statistics) -> np.ndarray | None:

@@ -14,7 +14,8 @@ Each epoch (with ``shuffle=True``):
    possibly smaller.
 
 So memory holds at most ``buffer_rows`` plus one block of rows (in the model's dtype)
-plus the block being read, whatever the size of the table, and every training row is in
+plus the block being read (in a background thread, while the batches before it train:
+:func:`read_ahead`), whatever the size of the table, and every training row is in
 exactly one batch per epoch.  With a single block and ``buffer_rows`` at least the number
 of rows (and no validation split), step 3 never happens and step 4 is one permutation of
 all rows, the very draw ``ArraySource`` makes from the same seed: the batches, and the
@@ -30,8 +31,9 @@ block by block, each time they are asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,32 @@ from .sources import Batch, BlockReader, batches_of, targets_for
 
 #: rows the shuffle buffer holds unless told otherwise (at 20 float32 features, 5 MB)
 DEFAULT_BUFFER_ROWS = 1 << 16
+
+T = TypeVar("T")
+
+
+def read_ahead(read: Callable[[int], T], blocks: Iterable[int]) -> Iterator[T]:
+    """``read(i)`` for each block ``i`` in turn, the next block read in a background
+    thread while the caller trains on the current one.  Reading (Arrow's CSV parser,
+    Parquet's decoder, a Dask partition's compute) spends its time outside the GIL, so
+    it overlaps with training instead of adding to it; memory holds one block more.
+    The blocks are read one at a time, in the order given, so the results (and any
+    error, raised when its block is reached) are those of reading them in the loop."""
+    blocks = list(blocks)
+    if len(blocks) < 2:
+        yield from map(read, blocks)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrule-read-ahead") as pool:
+        pending = pool.submit(read, blocks[0])
+        try:
+            for following in blocks[1:]:
+                current = pending.result()
+                pending = pool.submit(read, following)
+                yield current
+            yield pending.result()
+        finally:  # the caller stopped early: the block being read is waited for
+            pending.cancel()
+
 
 Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -165,8 +193,7 @@ class StreamingSource:
         pool_X: np.ndarray | None = None
         pool_y: np.ndarray | None = None
         count = 0
-        for i in order:
-            X, y = self._training_block(int(i))
+        for X, y in read_ahead(self._training_block, [int(i) for i in order]):
             if pool_X is None or len(pool_X) == 0:
                 pool_X, pool_y = X, y
             else:
@@ -214,8 +241,7 @@ class StreamingSource:
         if self.held_out is not None:
             yield from batches_of(*self.held_out, batch_size)
             return
-        for i in range(int(self.reader.n_blocks)):
-            features, target, rows = self._read(i)
+        for features, target, rows in read_ahead(self._read, range(int(self.reader.n_blocks))):
             held = validation_mask(rows, self.fraction, self.split_seed)
             if held.any():
                 yield from batches_of(features[held], target[held], batch_size)

@@ -1,0 +1,97 @@
+"""The block cache of streamed training: each block read from the file once, then from a
+temporary file that nothing can leave behind, the same numbers either way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+import chainrule.tabular_files as tabular_files
+from chainrule.data.block_cache import BlockCache, cache_bytes
+from chainrule.tabular import TabularModel, TrainOptions
+
+from .blocks import ArrayBlocks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scaled(features, target):
+    return (features - 1.5) / 3.0, (target * 2).astype(np.int64)
+
+
+def test_each_block_is_read_once_then_from_the_cache(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1000, 6)), rng.integers(0, 3, 1000)
+    blocks = ArrayBlocks(X, y, 128)
+    with BlockCache(blocks, scaled, np.float32, tmp_path) as cache:
+        assert os.listdir(tmp_path) == []  # the file has no name to leave behind
+        for epoch in range(3):
+            for i in np.random.default_rng(epoch).permutation(cache.n_blocks):
+                features, target, rows = cache.read_block(int(i))
+                start = int(i) * 128
+                expected_X, expected_y = scaled(X[start : start + 128], y[start : start + 128])
+                assert features.dtype == np.float32
+                assert features.tobytes() == expected_X.astype(np.float32).tobytes()
+                assert np.array_equal(target, expected_y)
+                assert np.array_equal(rows, np.arange(start, start + len(rows)))
+        assert sorted(blocks.reads) == list(range(cache.n_blocks))  # once each
+        assert cache.size == cache_bytes(1000, 6)
+    assert cache.file.closed
+
+
+def write_csv(path: Path, rows: int) -> Path:
+    rng = np.random.default_rng(rows)
+    X = rng.normal(size=(rows, 8)) * 5 + 2
+    y = np.where(X[:, 0] - X[:, 3] > 0, "up", "down")
+    pacsv.write_csv(pa.table({**{f"f{j}": X[:, j] for j in range(8)}, "y": y}), path)
+    return path
+
+
+OPTIONS = TrainOptions(hidden=(8,), epochs=3, batch_size=64, verbose=0, seed=2)
+
+
+def test_a_cached_stream_trains_the_weights_of_an_uncached_one(tmp_path):
+    path = write_csv(tmp_path / "d.csv", 6000)  # several blocks of 64 kB
+    lines = []
+    kept, _ = TabularModel.train_stream(path, "y", None, OPTIONS, block_bytes=1 << 16,
+                                        buffer_rows=1000, notify=lines.append)  # fmt: skip
+    again, _ = TabularModel.train_stream(path, "y", None, OPTIONS, block_bytes=1 << 16,
+                                         buffer_rows=1000, cache=False)  # fmt: skip
+    assert any("keeps the parsed rows" in line for line in lines)
+    assert kept.summary["streamed"]["blocks"] > 4
+    for p, q in zip(kept.network.parameters(), again.network.parameters(), strict=True):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_without_room_on_the_disk_every_epoch_reads_the_file(tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "d.csv", 2000)
+    monkeypatch.setattr(tabular_files, "free_bytes", lambda where: 1 << 20)
+    opened = []
+    monkeypatch.setattr(tabular_files, "BlockCache", lambda *a: opened.append(a))
+    lines = []
+    TabularModel.train_stream(path, "y", None, OPTIONS, notify=lines.append)
+    assert not opened
+    assert any(line.startswith("not caching the parsed rows") for line in lines)
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-cache"]])
+def test_the_cache_folder_is_left_empty(tmp_path, extra):
+    write_csv(tmp_path / "d.csv", 3000)
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "d.csv", "--target", "y", "--stream",
+         "--epochs", "2", "--cache-dir", str(folder), *extra],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert ("keeps the parsed rows in " + str(folder) in result.stdout) == (not extra)
+    assert list(folder.iterdir()) == []
