@@ -32,7 +32,10 @@ Then:
   batches (:mod:`chainrule.training.running_metrics`).  Memory holds the shuffle
   buffer, a block or two and (up to a buffer's worth) the validation rows, whatever
   the size of the file.  A file of one block with a buffer of at least its rows and no
-  validation split trains the very weights the in-memory path does.
+  validation split trains the very weights the in-memory path does.  The next block
+  is read while the rows before it train (``streaming.read_ahead``), and the blocks
+  read in the first epoch are kept on disk as the arrays training reads, for the
+  epochs after it (:mod:`chainrule.data.block_cache`).
 
 A file is read twice or more, so it must be a file (or a folder of Parquet files), not
 a pipe: :class:`~chainrule.data.tables.Source` says so.
@@ -69,9 +72,9 @@ from .training import History, fit
 from .training.data import DataError
 
 Encoder = Callable[[np.ndarray], np.ndarray]
+Notify = Callable[[str], None]
 #: free disk space a block cache leaves beside itself
 CACHE_SPARE_BYTES = 256 << 20
-Notify = Callable[[str], None]
 
 
 @dataclass
@@ -91,17 +94,6 @@ class _Setup:
     optimizer: Any
     callbacks: list[Any]
     metrics: list[Any]
-
-
-def _opened(
-    path: str | os.PathLike,
-    target: str,
-    feature_names: list[str] | None,
-    drop_missing: bool,
-    na_values: Any,
-    block_bytes: int,
-) -> Any:
-    return open_block_reader(path, target, feature_names, drop_missing, na_values, block_bytes)
 
 
 def _statistics(
@@ -187,7 +179,7 @@ def train_file(
     are those of the training rows alone.  That takes a pass more: one for the targets,
     then the statistics of the training rows, then the rows.  ``notify`` is given a line
     about the rows before training."""
-    reader = _opened(path, target, feature_names, drop_missing, na_values, block_bytes)
+    reader = open_block_reader(path, target, feature_names, drop_missing, na_values, block_bytes)
     wanted, test_rows = None, 0
     if test_split:
         wanted, task, test_rows = _training_rows(reader, test_split, options.seed, task, guess_task)
@@ -336,7 +328,7 @@ def train_stream(
     False or the disk lacks the room: parsing CSV text (and, less so, decoding Parquet
     and encoding labels) is slower than training on the rows.  The numbers are the
     same either way."""
-    reader = _opened(path, target, feature_names, drop_missing, na_values, block_bytes)
+    reader = open_block_reader(path, target, feature_names, drop_missing, na_values, block_bytes)
     stats = _statistics(reader, path, notify, streamed=True)
     setup = _setup(cls, reader, stats, path, target, task, options, guess_task)
     model, encode = setup.model, setup.encode
@@ -347,8 +339,9 @@ def train_stream(
 
     dtype = model.network.dtype
     cached = None
-    if cache and options.epochs > 1:
-        cached = _block_cache(reader, transform, dtype, stats.rows, cache_dir, notify)
+    compressed = getattr(getattr(reader, "layout", None), "compressed", False)
+    if cache and (options.epochs > 1 or compressed):
+        cached = _block_cache(reader, transform, dtype, stats.rows, cache_dir, compressed, notify)
     try:
         source = StreamingSource(
             cached or reader, options.batch_size, buffer_rows, shuffle=True,
@@ -376,11 +369,19 @@ def train_stream(
 
 
 def _block_cache(
-    reader: Any, transform: Any, dtype: Any, rows: int, folder: Any, notify: Notify | None
+    reader: Any,
+    transform: Any,
+    dtype: Any,
+    rows: int,
+    folder: Any,
+    compressed: bool,
+    notify: Notify | None,
 ) -> BlockCache | None:
-    """A cache of the file's blocks for the epochs after the first, or None when the
-    disk where it would go lacks the room (with a line saying so)."""
+    """A cache of the file's blocks for the epochs after the first (a compressed file's
+    filled at once, in one pass), or None when the disk where it would go lacks the
+    room (with a line saying so)."""
     need = cache_bytes(rows, len(reader.feature_names), dtype)
+    need_mb = f"{need / 2**20:,.0f} MB, deleted at the end"
     where = folder or tempfile.gettempdir()
     free = free_bytes(where)
     if free < need + CACHE_SPARE_BYTES:
@@ -390,12 +391,17 @@ def _block_cache(
                 f"free in {where}; --cache-dir): every epoch reads the file again"
             )
         return None
-    if notify is not None:
-        notify(
-            f"epoch 1 keeps the parsed rows in {where} ({need / 2**20:,.0f} MB, deleted at the "
-            "end) for the epochs after it"
-        )
-    return BlockCache(reader, transform, dtype, folder)
+    cache = BlockCache(reader, transform, dtype, folder)
+    if compressed:
+        # a .csv.gz block is reached by decompressing from the start: read in the
+        # shuffled order of epoch 1, the blocks would cost a pass each
+        if notify is not None:
+            notify(f"reading the compressed file once, in order, into {where} ({need_mb})")
+        with deferred_interrupts() as check_interrupts:
+            cache.fill(check_interrupts)
+    elif notify is not None:
+        notify(f"epoch 1 keeps the parsed rows in {where} ({need_mb}) for the epochs after it")
+    return cache
 
 
 def _distinct_values(stats: Statistics) -> np.ndarray | None:

@@ -67,7 +67,24 @@ class BlockCache:
         entry = self.entries.get(i)
         if entry is not None:
             return self._cached(entry)
-        features, target, rows = self.reader.read_block(i)
+        return self._store(i, *self.reader.read_block(i))
+
+    def fill(self, check: Callable[[], None] | None = None) -> None:
+        """Read every block, in order, in one pass over the file (the reader's
+        ``in_order``, when it has one: a gzip stream reaches a block only by
+        decompressing from its start); ``check()`` after each block."""
+        in_order = getattr(self.reader, "in_order", None)
+        blocks = in_order() if in_order else map(self.reader.read_block, range(self.n_blocks))
+        for i, block in enumerate(blocks):
+            if i not in self.entries:
+                self._store(i, *block)
+            if check is not None:
+                check()
+
+    def _store(
+        self, i: int, features: np.ndarray, target: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Block i's arrays, transformed, appended to the file and given back."""
         features, target = self.transform(features, target)
         features = np.ascontiguousarray(features, dtype=self.dtype)
         target = np.ascontiguousarray(target)

@@ -95,3 +95,20 @@ def test_the_cache_folder_is_left_empty(tmp_path, extra):
     assert result.returncode == 0, result.stderr
     assert ("keeps the parsed rows in " + str(folder) in result.stdout) == (not extra)
     assert list(folder.iterdir()) == []
+
+
+def test_a_compressed_file_is_cached_in_one_pass_and_trains_as_the_plain_one(tmp_path):
+    import gzip
+
+    plain = write_csv(tmp_path / "d.csv", 6000)
+    packed = tmp_path / "d.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    options = TrainOptions(hidden=(8,), epochs=1, batch_size=64, verbose=0, seed=2)
+    lines: list[str] = []
+    kwargs = {"block_bytes": 1 << 16, "buffer_rows": 1000}
+    from_gzip, _ = TabularModel.train_stream(packed, "y", None, options, notify=lines.append,
+                                             **kwargs)  # fmt: skip
+    from_plain, _ = TabularModel.train_stream(plain, "y", None, options, **kwargs)
+    assert any(line.startswith("reading the compressed file once") for line in lines)
+    for p, q in zip(from_gzip.network.parameters(), from_plain.network.parameters(), strict=True):
+        assert np.array_equal(p.data, q.data)
