@@ -494,6 +494,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UserError("give a CSV file or --dataset NAME (one of the two)")
     if args.data is not None and not args.target:
         raise UserError("--target COLUMN is required with a CSV file")
+    if args.cache_dir and not Path(args.cache_dir).is_dir():
+        raise UserError(f"--cache-dir {args.cache_dir}: no such folder")
     if args.out and args.plot and Path(args.out).resolve() == Path(args.plot).resolve():
         raise UserError(f"-o and --plot both name {args.out}: the plot would replace the model")
     for destination in (args.out, args.plot):

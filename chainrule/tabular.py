@@ -287,9 +287,7 @@ class TabularModel:
         keywords (``drop_missing``, ``na_values``, ``buffer_rows``, ...)."""
         from .tabular_files import train_stream
 
-        if task is not None and task not in TASKS:
-            raise ValueError(f"unknown task '{task}'; choose classify or regress")
-        options = options or TrainOptions()
+        options = _file_options(task, options)
         return train_stream(cls, path, target, task, options, guess_task, **reading)
 
     @classmethod
@@ -309,9 +307,7 @@ class TabularModel:
         (``drop_missing``, ``na_values``, ``test_split``, ``notify``, ...)."""
         from .tabular_files import train_file
 
-        if task is not None and task not in TASKS:
-            raise ValueError(f"unknown task '{task}'; choose classify or regress")
-        options = options or TrainOptions()
+        options = _file_options(task, options)
         return train_file(cls, path, target, task, options, guess_task, **reading)
 
     def _training_setup(self, options: TrainOptions) -> tuple[Any, list[Any], list[Any]]:
@@ -831,6 +827,14 @@ class TabularModel:
             target_scale=target_scale,
             summary=summary if isinstance(summary, dict) else {},
         )
+
+
+def _file_options(task: str | None, options: TrainOptions | None) -> TrainOptions:
+    """The options of training on a file (the defaults if None), once ``task`` (if
+    given) is known to be one."""
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; choose classify or regress")
+    return options or TrainOptions()
 
 
 def _target_scaling(scaling: Any, path: str | os.PathLike) -> tuple[float, float]:

@@ -44,7 +44,6 @@ a pipe: :class:`~chainrule.data.tables.Source` says so.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from .data.block_cache import BlockCache, cache_bytes, free_bytes
+from .data.block_cache import BlockCache, cache_bytes, default_folder, free_bytes
 from .data.blocks import (
     BLOCK_BYTES,
     MAX_LABELS,
@@ -75,6 +74,8 @@ Encoder = Callable[[np.ndarray], np.ndarray]
 Notify = Callable[[str], None]
 #: free disk space a block cache leaves beside itself
 CACHE_SPARE_BYTES = 256 << 20
+#: NumPy's overflow warnings silenced: the checks (finite features, TrainingDiverged) say it
+QUIET = {"over": "ignore", "invalid": "ignore"}
 
 
 @dataclass
@@ -101,7 +102,9 @@ def _statistics(
 ) -> Statistics:
     """The statistics pass (of the rows ``wanted`` marks, if given), and its lines."""
     started = time.perf_counter()
-    with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between blocks
+    # Ctrl-C acts between blocks; values too large for the arithmetic end in the checks'
+    # messages, not in NumPy's warnings on the way
+    with deferred_interrupts() as check_interrupts, np.errstate(**QUIET):
         stats = statistics(reader, check_interrupts, wanted)
     if notify is not None:
         if stats.dropped:
@@ -187,20 +190,15 @@ def train_file(
     setup = _setup(cls, reader, stats, path, target, task, options, guess_task)
     model = setup.model
     # a regression's targets unscaled: the test rows are scored on them
-    X, y, X_test, truth = _held_rows(setup, wanted, test_rows)
+    with np.errstate(**QUIET):
+        X, y, X_test, truth = _held_rows(setup, wanted, test_rows)
     if model.task == "regress":  # the training targets: standardised in place
         np.subtract(y, model.target_mean, out=y)
         np.divide(y, model.target_scale, out=y)
     if notify is not None:
         notify(f"training on {path}: {len(X)} samples, {X.shape[1]} features")
     started = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
-        history = fit(
-            model.network, setup.loss, setup.optimizer, X, y, epochs=options.epochs,
-            batch_size=options.batch_size, validation_split=options.validation_split,
-            callbacks=setup.callbacks, metrics=setup.metrics, verbose=options.verbose,
-            seed=options.seed,
-        )  # fmt: skip
+    history = _fitted(setup, options, X, y, validation_split=options.validation_split)
     model._summarise(history, setup.optimizer, options, setup.loss, len(X), started)
     del X, y  # the training rows go before the test rows are scored
     report = None
@@ -209,6 +207,18 @@ def train_file(
             truth = truth.astype(np.int64)
         report = model.evaluate_scaled(X_test, truth)
     return model, history, report
+
+
+def _fitted(setup: _Setup, options: Any, X: Any, y: Any, **more: Any) -> History:
+    """``fit`` of the setup's network on X, y (arrays, or a source and None) as
+    ``options`` say; a run that diverges ends in fit's TrainingDiverged, which says so:
+    NumPy's overflow warnings on the way would only bury it."""
+    with np.errstate(**QUIET):
+        return fit(
+            setup.model.network, setup.loss, setup.optimizer, X, y, epochs=options.epochs,
+            batch_size=options.batch_size, callbacks=setup.callbacks, metrics=setup.metrics,
+            verbose=options.verbose, seed=options.seed, **more,
+        )  # fmt: skip
 
 
 def _training_rows(
@@ -324,7 +334,9 @@ def train_stream(
     Trained on for more than one epoch, the file's blocks are kept on disk in the first
     epoch as the arrays training reads (standardised float32 features, encoded targets:
     :class:`~chainrule.data.block_cache.BlockCache`, in ``cache_dir``, by default the
-    system's temporary folder) and read from there afterwards, unless ``cache`` is
+    system's temporary folder unless it lives in memory:
+    :func:`~chainrule.data.block_cache.default_folder`) and read from there
+    afterwards, unless ``cache`` is
     False or the disk lacks the room: parsing CSV text (and, less so, decoding Parquet
     and encoding labels) is slower than training on the rows.  The numbers are the
     same either way."""
@@ -349,13 +361,7 @@ def train_stream(
             validation_split=options.validation_split, split_seed=options.seed, dtype=dtype,
         )  # fmt: skip
         started = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):
-            history = fit(
-                model.network, setup.loss, setup.optimizer, source, None,
-                epochs=options.epochs, batch_size=options.batch_size,
-                callbacks=setup.callbacks, metrics=setup.metrics, verbose=options.verbose,
-                seed=options.seed,
-            )  # fmt: skip
+        history = _fitted(setup, options, source, None)
     finally:
         if cached is not None:
             cached.close()
@@ -382,7 +388,14 @@ def _block_cache(
     room (with a line saying so)."""
     need = cache_bytes(rows, len(reader.feature_names), dtype)
     need_mb = f"{need / 2**20:,.0f} MB, deleted at the end"
-    where = folder or tempfile.gettempdir()
+    where = folder or default_folder(reader.source.path)
+    if where is None:
+        if notify is not None:
+            notify(
+                "not caching the parsed rows: the temporary folder is in memory and the "
+                "data's folder cannot be written (--cache-dir): every epoch reads the file"
+            )
+        return None
     free = free_bytes(where)
     if free < need + CACHE_SPARE_BYTES:
         if notify is not None:
@@ -391,14 +404,18 @@ def _block_cache(
                 f"free in {where}; --cache-dir): every epoch reads the file again"
             )
         return None
-    cache = BlockCache(reader, transform, dtype, folder)
+    cache = BlockCache(reader, transform, dtype, where)
     if compressed:
         # a .csv.gz block is reached by decompressing from the start: read in the
         # shuffled order of epoch 1, the blocks would cost a pass each
         if notify is not None:
             notify(f"reading the compressed file once, in order, into {where} ({need_mb})")
-        with deferred_interrupts() as check_interrupts:
-            cache.fill(check_interrupts)
+        try:
+            with deferred_interrupts() as check_interrupts, np.errstate(**QUIET):
+                cache.fill(check_interrupts)
+        except BaseException:
+            cache.close()
+            raise
     elif notify is not None:
         notify(f"epoch 1 keeps the parsed rows in {where} ({need_mb}) for the epochs after it")
     return cache

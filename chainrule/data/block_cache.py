@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,10 @@ class _Entry:
 class BlockCache:
     """A block reader over ``reader`` whose blocks are ``transform(features, target)``
     with their row indices, each read from ``reader`` once and then from a temporary
-    file in ``folder`` (the system's temporary folder by default).  Close it (or use it
+    file in ``folder`` (see :func:`default_folder`).  Close it (or use it
     as a context manager) to give the disk space back."""
+
+    background_reads = True  # one read at a time, from any thread (read_ahead)
 
     def __init__(
         self,
@@ -96,6 +99,8 @@ class BlockCache:
         return features, target, rows
 
     def _write(self, array: np.ndarray) -> None:
+        if array.size == 0:  # a block of no rows (an empty row group, all rows dropped)
+            return
         data = memoryview(array).cast("B")
         written = 0
         while written < len(data):  # a write may take fewer bytes than given
@@ -108,6 +113,8 @@ class BlockCache:
         rows = np.empty(entry.rows, dtype=np.int64)
         offset = entry.offset
         for part in (features, target, rows):
+            if part.size == 0:
+                continue
             view = memoryview(part).cast("B")
             done = 0
             while done < len(view):
@@ -134,6 +141,39 @@ def cache_bytes(rows: int, width: int, dtype: Any = np.float32) -> int:
     return rows * (width * np.dtype(dtype).itemsize + 16)
 
 
-def free_bytes(folder: str | os.PathLike | None = None) -> int:
+def free_bytes(folder: str | os.PathLike) -> int:
     """The free space where :class:`BlockCache` would write."""
-    return shutil.disk_usage(folder or tempfile.gettempdir()).free
+    return shutil.disk_usage(folder).free
+
+
+def default_folder(data: str | os.PathLike) -> Path | None:
+    """Where a cache of the data file ``data`` goes unless told: the system's temporary
+    folder, unless that lives in memory (tmpfs, as /tmp often does), where a cache
+    would take the memory streaming saves; then the data's own folder (the file has no
+    name there either), if it may be written; else None."""
+    temporary = Path(tempfile.gettempdir())
+    if not in_memory(temporary):
+        return temporary
+    path = Path(data)
+    folder = path if path.is_dir() else path.parent
+    return folder if os.access(folder, os.W_OK) and not in_memory(folder) else None
+
+
+def in_memory(folder: str | os.PathLike, mounts: str = "/proc/mounts") -> bool:
+    """Whether ``folder`` is on a file system kept in memory (tmpfs, ramfs), by the
+    longest mount point of ``mounts`` it lies under; False when that is unknown."""
+    where = os.path.realpath(folder)
+    try:
+        with open(mounts, encoding="utf-8") as table:
+            entries = [line.split() for line in table]
+    except OSError:
+        return False
+    best, kind = "", ""
+    for entry in entries:
+        if len(entry) < 3:
+            continue
+        point = entry[1].encode().decode("unicode_escape")  # "\040" is a space
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, entry[2]
+    return kind in ("tmpfs", "ramfs")

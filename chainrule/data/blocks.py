@@ -118,6 +118,8 @@ class CsvBlockReader(_Reader):
     over the file, made when first needed: by :meth:`in_order`, which parses each block
     on the way (the statistics pass), or else by counting each block's records."""
 
+    background_reads = True  # see chainrule.data.streaming.read_ahead
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -157,9 +159,9 @@ class CsvBlockReader(_Reader):
             )
 
     def in_order(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        if self._blocks is not None:
-            yield from super().in_order()
-            return
+        """Every block in the file's order, in one pass over it (``read_block(i)`` for
+        each i would reach each block from the start: for a gzip stream, by
+        decompressing everything before it)."""
         blocks = []
         rows = 0
         for raw in self._raw_blocks():
@@ -180,6 +182,8 @@ class CsvBlockReader(_Reader):
 
 
 class ParquetBlockReader(_Reader):
+    background_reads = True  # see chainrule.data.streaming.read_ahead
+
     def __init__(
         self,
         path: str | os.PathLike,

@@ -27,6 +27,8 @@ PARTITION_STRIDE = 1 << 40
 class DaskArrayReader:
     """Row chunks of a 2-D ``dask.array`` X with targets y (a Dask or NumPy array)."""
 
+    background_reads = True  # computed from a read-ahead thread, in the caller's context
+
     def __init__(self, X: Any, y: Any) -> None:
         if X.ndim != 2:
             raise DataError(f"X must be 2-D (samples, features), got shape {X.shape}")
@@ -61,6 +63,8 @@ class DaskArrayReader:
 class DaskFrameReader:
     """Partitions of a ``dask.dataframe`` DataFrame: the features are its columns but the
     target, which is a column name or a Dask Series with the same partitions."""
+
+    background_reads = True  # computed from a read-ahead thread, in the caller's context
 
     def __init__(self, frame: Any, target: Any) -> None:
         if target is None:

@@ -5,10 +5,11 @@ rows: the same numbers as NumPy's whole-array expressions, without their tempora
 ``(X - mean) / scale`` two; on a data set held in memory they are the peak.  Here a block
 of rows of about :data:`BLOCK_BYTES` is the only temporary.
 
-Why the numbers are the same: NumPy sums a C-ordered matrix over axis 0 row after row
-(out = x_0, out += x_1, ...), so a block's sum started from the running sum
-(the running sum as the block's first row) continues the very same additions; the
-elementwise steps (x - mean, its square, / scale, the cast) do not depend on blocking.
+Why the numbers are the same: NumPy sums a C-ordered matrix of two columns or more over
+axis 0 row after row (out = x_0, out += x_1, ...), so a block's sum started from the
+running sum (the running sum as the block's first row) continues the very same
+additions; the elementwise steps (x - mean, its square, / scale, the cast) do not depend
+on blocking.  (A single column is summed pairwise: it is taken whole.)
 The tests compare both with NumPy's expressions bit for bit.
 """
 
@@ -49,6 +50,11 @@ def column_mean_and_std(
 ) -> tuple[np.ndarray, np.ndarray]:
     """mean_j = (1/N) sum_i x_ij and std_j = sqrt((1/N) sum_i (x_ij - mean_j)^2) of a
     2-D float64 array: ``X.mean(axis=0)`` and ``X.std(axis=0)``, bit for bit."""
+    if X.ndim == 2 and X.shape[1] == 1:
+        # one column is contiguous along axis 0, which NumPy sums pairwise, not row
+        # after row: only the whole expression gives its bits (its temporaries are one
+        # column: the data's own size)
+        return X.mean(axis=0), X.std(axis=0)
     n, block_rows = len(X), _block_rows(X, block_rows)
     mean = _column_sums(_row_blocks(X, block_rows)) / n
     std = np.sqrt(_column_sums(_squared_deviations(X, mean, block_rows)) / n)

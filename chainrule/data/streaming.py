@@ -31,8 +31,9 @@ block by block, each time they are asked for.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -53,18 +54,25 @@ def read_ahead(read: Callable[[int], T], blocks: Iterable[int]) -> Iterator[T]:
     thread while the caller trains on the current one.  Reading (Arrow's CSV parser,
     Parquet's decoder, a Dask partition's compute) spends its time outside the GIL, so
     it overlaps with training instead of adding to it; memory holds one block more.
-    The blocks are read one at a time, in the order given, so the results (and any
-    error, raised when its block is reached) are those of reading them in the loop."""
+    The blocks are read one at a time, in the order given, each in a copy of the
+    caller's context (``contextvars``: NumPy's error state, Dask's current client), so
+    the results (and any error, raised when its block is reached) are those of reading
+    them in the loop."""
     blocks = list(blocks)
     if len(blocks) < 2:
         yield from map(read, blocks)
         return
+    context = contextvars.copy_context()
+
+    def submit(i: int) -> Future[T]:
+        return pool.submit(context.copy().run, read, i)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrule-read-ahead") as pool:
-        pending = pool.submit(read, blocks[0])
+        pending = submit(blocks[0])
         try:
             for following in blocks[1:]:
                 current = pending.result()
-                pending = pool.submit(read, following)
+                pending = submit(following)
                 yield current
             yield pending.result()
         finally:  # the caller stopped early: the block being read is waited for
@@ -86,6 +94,11 @@ class StreamingSource:
             block).
         split_seed: the validation rule's seed (``rows.validation_mask``); the seed of
             the shuffles when not given and ``seed`` is an integer, else 0.
+        read_ahead: read the next block in a background thread (:func:`read_ahead`);
+            by default when the reader says its ``read_block`` may run in another
+            thread (a class attribute ``background_reads = True``, as chainrule's CSV,
+            Parquet and Dask readers have): a reader tied to its thread (an sqlite
+            connection, say) is read in the caller's.
     """
 
     def __init__(
@@ -99,6 +112,7 @@ class StreamingSource:
         validation_split: float = 0.0,
         split_seed: int | None = None,
         dtype: Any = np.float32,
+        read_ahead: bool | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -107,6 +121,9 @@ class StreamingSource:
         if int(reader.n_blocks) < 1:
             raise DataError(f"the reader has no blocks ({type(reader).__name__}.n_blocks == 0)")
         self.reader, self.transform = reader, transform
+        if read_ahead is None:  # readers that allow it say so (background_reads)
+            read_ahead = bool(getattr(reader, "background_reads", False))
+        self.read_ahead = read_ahead
         self.batch_size, self.buffer_rows = int(batch_size), int(buffer_rows)
         self.shuffle, self.dtype = shuffle, np.dtype(dtype)
         if split_seed is None:
@@ -119,6 +136,10 @@ class StreamingSource:
         self.held_out: tuple[np.ndarray, np.ndarray] | None = None
         self._gathering: list[tuple[int, np.ndarray, np.ndarray]] | None = None
         self._gathered_rows = 0
+
+    def _blocks(self, read: Callable[[int], T], blocks: Iterable[int]) -> Iterator[T]:
+        """``read(i)`` for each block in turn, read ahead if the reader allows it."""
+        return read_ahead(read, blocks) if self.read_ahead else map(read, blocks)
 
     @property
     def feature_names(self) -> list[str]:
@@ -193,7 +214,7 @@ class StreamingSource:
         pool_X: np.ndarray | None = None
         pool_y: np.ndarray | None = None
         count = 0
-        for X, y in read_ahead(self._training_block, [int(i) for i in order]):
+        for X, y in self._blocks(self._training_block, [int(i) for i in order]):
             if pool_X is None or len(pool_X) == 0:
                 pool_X, pool_y = X, y
             else:
@@ -241,7 +262,7 @@ class StreamingSource:
         if self.held_out is not None:
             yield from batches_of(*self.held_out, batch_size)
             return
-        for features, target, rows in read_ahead(self._read, range(int(self.reader.n_blocks))):
+        for features, target, rows in self._blocks(self._read, range(int(self.reader.n_blocks))):
             held = validation_mask(rows, self.fraction, self.split_seed)
             if held.any():
                 yield from batches_of(features[held], target[held], batch_size)

@@ -112,3 +112,62 @@ def test_a_compressed_file_is_cached_in_one_pass_and_trains_as_the_plain_one(tmp
     assert any(line.startswith("reading the compressed file once") for line in lines)
     for p, q in zip(from_gzip.network.parameters(), from_plain.network.parameters(), strict=True):
         assert np.array_equal(p.data, q.data)
+
+
+def test_blocks_of_no_rows_are_cached_too(tmp_path):
+    """An empty Parquet row group (Dask and Spark write them) or a CSV block whose rows
+    were all dropped for missing values: memoryview refuses to cast an empty array."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    table = pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": (X[:, 0] > 0) * 1})
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    with pq.ParquetWriter(folder / "part-0.parquet", table.schema) as writer:
+        for part in (table.slice(0, 0), table.slice(0, 60), table.slice(0, 0), table.slice(60)):
+            writer.write_table(part)
+    model, history = TabularModel.train_stream(folder, "y", None, OPTIONS)
+    assert len(history.epochs) == 3 and model.summary["samples"] == 200
+    empty = ArrayBlocks(np.empty((0, 2)), np.empty(0, dtype=np.int64), 10)
+    empty.starts, empty.n_blocks = [0, 0], 1
+    with BlockCache(empty, scaled, np.float32, tmp_path) as cache:
+        for _ in range(2):
+            features, target, rows = cache.read_block(0)
+            assert features.shape == (0, 2) and len(target) == len(rows) == 0
+
+
+def test_a_compressed_file_is_never_reached_block_by_block(tmp_path, monkeypatch):
+    """A .csv.gz block is reached by decompressing all before it: every pass over the
+    file (statistics, the rows, the cache's fill) goes through it once, in order."""
+    import gzip
+
+    from chainrule.data.blocks import CsvBlockReader
+
+    plain = write_csv(tmp_path / "d.csv", 4000)
+    packed = tmp_path / "d.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+
+    def refused(self, i):
+        raise AssertionError(f"block {i} read on its own")
+
+    monkeypatch.setattr(CsvBlockReader, "read_chunk", refused)
+    options = TrainOptions(hidden=(4,), epochs=2, batch_size=64, verbose=0, seed=1)
+    _, _, report = TabularModel.train_file(packed, "y", None, options, test_split=0.2,
+                                               block_bytes=1 << 14)  # fmt: skip
+    assert report is not None and report.samples == 800
+    TabularModel.train_stream(packed, "y", None, options, block_bytes=1 << 14)
+
+
+def test_a_cache_folder_in_memory_is_not_the_default(tmp_path):
+    from chainrule.data.block_cache import in_memory
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\n/dev/vdb /tmp/big\\040disk xfs rw 0 0\n"
+    )
+    assert in_memory("/tmp/x", str(mounts))
+    assert not in_memory("/tmp/big disk/x", str(mounts))  # the longest mount point wins
+    assert not in_memory("/home", str(mounts))
+    assert not in_memory("/tmpfoo", str(mounts))
+    assert not in_memory("/tmp/x", str(tmp_path / "absent"))  # unknown: not in memory

@@ -270,3 +270,40 @@ def test_a_read_ahead_stopped_early_leaves_no_thread_behind():
     reading.close()  # the caller stopped (early stopping, an error, Ctrl-C)
     assert not [t for t in threading.enumerate() if t.name.startswith("chainrule-read-ahead")]
     assert len(blocks.reads) <= 2
+
+
+def test_read_ahead_reads_in_the_callers_context():
+    """NumPy's error state and Dask's current client live in context variables: a
+    background read sees the caller's."""
+    import contextvars
+
+    from chainrule.data.streaming import read_ahead
+
+    current = contextvars.ContextVar("current", default="none")
+    current.set("caller's")
+    assert list(read_ahead(lambda i: (i, current.get()), range(3))) == [
+        (0, "caller's"), (1, "caller's"), (2, "caller's")
+    ]  # fmt: skip
+
+
+class ThreadBoundBlocks(ArrayBlocks):
+    """A reader that works only in the thread that made it (as an sqlite connection)."""
+
+    def __init__(self, *args) -> None:
+        import threading
+
+        super().__init__(*args)
+        self.owner = threading.get_ident()
+
+    def read_block(self, i):
+        import threading
+
+        if threading.get_ident() != self.owner:
+            raise RuntimeError("read from another thread")
+        return super().read_block(i)
+
+
+def test_a_reader_that_does_not_allow_background_reads_is_read_in_the_callers_thread():
+    X, y = digits()
+    weights, _ = weights_after(StreamingSource(ThreadBoundBlocks(X, y, 100), 32, seed=0), None)
+    assert all(np.isfinite(w).all() for w in weights)

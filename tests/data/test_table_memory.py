@@ -87,6 +87,16 @@ def test_block_by_block_statistics_are_numpys_bit_for_bit(rows, block_rows):
     )
 
 
+@pytest.mark.parametrize("rows", [70_000, 300_000])
+def test_one_column_has_numpys_statistics_bit_for_bit(rows):
+    """NumPy sums one column pairwise (it is contiguous along the axis summed), not row
+    after row: blocks of 65,536 rows gave other bits from there on."""
+    X = np.random.default_rng(rows).normal(size=(rows, 1)) * 1e3 + 7
+    mean, std = column_mean_and_std(X)
+    assert mean.tobytes() == X.mean(axis=0).tobytes()
+    assert std.tobytes() == X.std(axis=0).tobytes()
+
+
 def test_text_labels_are_shared_str_objects(table_file, tmp_path):
     """A str object per row (~55 bytes) would outweigh the row's float32 features (80)."""
     table = read_table(table_file, "y")

@@ -192,3 +192,21 @@ def test_dropped_rows_are_counted(tmp_path, stream):
     assert result.returncode == 0, result.stderr
     assert "dropped 2 rows with missing values" in result.stdout
     assert "298 samples" in result.stdout or "298 rows" in result.stdout
+
+
+def test_a_value_too_large_for_float32_is_named_without_numpys_warnings(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,x\n1e39,3,y\n2,2,x\n3,1,y\n")
+    result = run_cli("train", "d.csv", "--target", "y", "--no-standardize", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "d.csv: X contains inf at row 1, column 0" in result.stderr
+    assert "Warning" not in result.stderr
+
+
+def test_a_cache_folder_that_does_not_exist_is_refused_before_reading(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n1,x\n2,y\n")
+    missing = tmp_path / "nowhere"
+    result = run_cli("train", "d.csv", "--target", "y", "--stream", "--cache-dir",
+                     str(missing), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert f"--cache-dir {missing}: no such folder" in result.stderr
+    assert "statistics of" not in result.stdout
