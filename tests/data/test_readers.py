@@ -198,3 +198,31 @@ def test_quoted_line_ends_and_blank_lines_keep_line_numbers(tmp_path):
     table = read_table(path, "y")
     assert list(table.lines) == [3, 5, 6, 8]
     assert list(table.target) == ["two\nlines", "plain", "x", "z"]
+
+
+@pytest.mark.parametrize("at", [10, 30_000, 59_990])
+def test_a_quoted_line_end_in_a_large_block_is_read_as_one_cell(tmp_path, at):
+    """Arrow parses without newlines in values (faster): a quoted line end anywhere in
+    a block of several MB, parsed in two threaded halves, still reads as one cell, and
+    the lines after it keep their numbers."""
+    rows = [f'{i}.25,{i % 7},"label {i % 3}"' for i in range(60_000)]
+    rows[at] = f'{at}.25,1,"two\nlines"'
+    path = tmp_path / "q.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    assert path.stat().st_size > 1 << 20
+    table = read_table(path, "y")
+    assert len(table.target) == 60_000 and table.target[at] == "two\nlines"
+    # a record is numbered by the line it ends on (as in the small case above)
+    assert table.lines[at - 1] == at + 1 and table.lines[at] == at + 3
+    assert table.lines[at + 1] == at + 4
+    assert table.features[-1, 0] == 59_999.25
+
+
+def test_counting_a_byte_is_bytes_count():
+    from chainrule.data.csv_blocks import count_byte
+
+    rng = np.random.default_rng(0)
+    for size in (0, 5, 1 << 16, (1 << 20) + 3):
+        data = bytes(rng.choice(list(b'ab\n"'), size))
+        for byte in (b"\n", b'"', b"z"):
+            assert count_byte(data, byte) == data.count(byte)
