@@ -77,6 +77,9 @@ class _Reader:
 
     #: the rows with a missing value the last :meth:`read_block` dropped
     last_dropped: int = 0
+    #: a block may be read in another thread than the caller's, one read at a time
+    #: (chainrule.data.streaming.read_ahead): nothing a read uses is tied to a thread
+    background_reads = True
 
     def read_block(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._arrays(self.read_chunk(i))
@@ -117,8 +120,6 @@ class CsvBlockReader(_Reader):
     """A CSV file's blocks: byte ranges cut at record ends.  They are found by one pass
     over the file, made when first needed: by :meth:`in_order`, which parses each block
     on the way (the statistics pass), or else by counting each block's records."""
-
-    background_reads = True  # see chainrule.data.streaming.read_ahead
 
     def __init__(
         self,
@@ -182,8 +183,6 @@ class CsvBlockReader(_Reader):
 
 
 class ParquetBlockReader(_Reader):
-    background_reads = True  # see chainrule.data.streaming.read_ahead
-
     def __init__(
         self,
         path: str | os.PathLike,
