@@ -28,10 +28,11 @@ from .data.moments import column_mean_and_std, standardised
 from .data.tables import (
     Chunk,
     CsvError,
+    DataFileError,
     check_columns_exist,
     iter_chunks,
+    numbers_of,
     read_header,
-    read_table,
     resolve_columns,
 )
 from .data.writers import TableWriter, output_format
@@ -493,14 +494,19 @@ class TabularModel:
     def class_indices(self, labels: np.ndarray) -> np.ndarray:
         """Each label's index in ``classes``, labels read as in training (so "1" and "1.0"
         are class 1); a DataError names the labels the model does not know."""
+        index, unknown = self._known_classes(labels)
+        _refuse_unknown(unknown)
+        return index
+
+    def _known_classes(self, labels: np.ndarray) -> tuple[np.ndarray, set[str]]:
+        """Each label's index in ``classes`` (-1 for a label the model does not know),
+        and the labels it does not know."""
         known = {str(c): i for i, c in enumerate(self.classes or [])}
         found, index = encode_labels(labels)
         row_labels = [str(found[i]) for i in index]
-        unknown = sorted(set(row_labels) - set(known))
-        if unknown:
-            listed = ", ".join(shown(label) for label in unknown[:10])
-            raise DataError(f"labels the model does not know: {listed}")
-        return np.array([known[label] for label in row_labels])
+        return np.array([known.get(label, -1) for label in row_labels], dtype=np.int64), set(
+            row_labels
+        ) - set(known)
 
     # Evaluation ---------------------------------------------------------------------------
     def evaluate(self, X: np.ndarray, y_raw: np.ndarray) -> EvaluationReport:
@@ -536,21 +542,50 @@ class TabularModel:
         na_values: Sequence[str] | None = None,
     ) -> EvaluationReport:
         """:meth:`evaluate` on a CSV or Parquet file with the model's feature columns and
-        the target column (by default the one the model was trained on)."""
+        the target column (by default the one the model was trained on), read and
+        predicted block by block: memory holds each row's truth and outputs, not the
+        file's features."""
         target = target or self.target_name
         if not target:
             raise ValueError("name the target column: the model does not name its target")
-        table = read_table(path, target, self.feature_names, drop_missing, na_values)
-        y_raw = table.target
-        if self.task == "regress":
-            y_raw = table.numeric_target(path, "a regression model is scored on numbers")
+        truths: list[np.ndarray] = []
+        outputs: list[np.ndarray] = []
+        unknown: set[str] = set()
+        dropped = 0
+        chunks = iter_chunks(path, target, self.feature_names, drop_missing,
+                             PREDICTION_ROWS, na_values=na_values)  # fmt: skip
+        with deferred_interrupts() as check_interrupts:  # Ctrl-C acts between chunks
+            for _, chunk in chunks:
+                check_interrupts()
+                keep = ~chunk.missing
+                dropped += int(chunk.missing.sum())
+                raw, features = chunk.target[keep], chunk.features[keep]
+                if self.task == "classify":
+                    index, new = self._known_classes(raw)
+                    truths.append(index)
+                    unknown |= new
+                else:
+                    why = "a regression model is scored on numbers"
+                    truths.append(numbers_of(raw, chunk.lines[keep], chunk.unit, path, target, why))
+                with _overflow_named_by_line(path, chunk):
+                    outputs.append(self._network_outputs(features))
+        if not sum(len(t) for t in truths):
+            what = (
+                "no rows left after dropping those with missing values"
+                if dropped
+                else "no data rows"
+            )
+            raise DataFileError(f"{path}: {what}")
         try:
-            return self.evaluate(table.features, y_raw)
-        except OutputOverflow as error:
-            where = numbered(table.unit, table.lines[error.rows])
-            raise error.naming(f"{path}: {where}") from None
+            _refuse_unknown(unknown)
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
+        out, truth = np.concatenate(outputs), np.concatenate(truths)
+        if self.task == "classify":
+            probabilities = self._probabilities(out)
+            predicted = probabilities.argmax(axis=1)
+            return classification_report(self.classes or [], truth, predicted, probabilities)
+        return regression_report(truth, out[:, 0] * self.target_scale + self.target_mean)
 
     # Prediction of CSV files --------------------------------------------------------------
     def prediction_header(self, proba: bool = False, keep: Sequence[str] = ()) -> list[str]:
@@ -827,6 +862,13 @@ class TabularModel:
             target_scale=target_scale,
             summary=summary if isinstance(summary, dict) else {},
         )
+
+
+def _refuse_unknown(labels: set[str]) -> None:
+    """A DataError naming (up to ten of) the labels a model does not know, if any."""
+    if labels:
+        listed = ", ".join(shown(label) for label in sorted(labels)[:10])
+        raise DataError(f"labels the model does not know: {listed}")
 
 
 def _file_options(task: str | None, options: TrainOptions | None) -> TrainOptions:

@@ -45,6 +45,7 @@ __all__ = [
     "Table",
     "check_columns_exist",
     "iter_chunks",
+    "numbers_of",
     "read_header",
     "read_table",
     "resolve_columns",
@@ -64,20 +65,29 @@ class Table:
     def numeric_target(self, path: str | os.PathLike, why: str) -> np.ndarray:
         """The target column as numbers, or a DataFileError naming the file, the column,
         the first value that is not a number and its line, and ``why`` a number is needed."""
-        assert self.target is not None
+        assert self.target is not None and self.lines is not None
+        return numbers_of(self.target, self.lines, self.unit, path, str(self.target_name), why)
+
+
+def numbers_of(
+    values: np.ndarray, lines: np.ndarray, unit: str, path: str | os.PathLike, column: str, why: str
+) -> np.ndarray:
+    """A column's ``values`` as float64, or a DataFileError naming the file, the column,
+    the first value that is not a number and its line (``unit`` "line" or "row", from
+    ``lines``), and ``why`` a number is needed."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        pass
+    for value, line in zip(values, lines, strict=True):
         try:
-            return np.asarray(self.target, dtype=np.float64)
+            float(value)
         except (TypeError, ValueError):
-            pass
-        for value, line in zip(self.target, self.lines, strict=True):
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                raise DataFileError(
-                    f"{path}: column '{self.target_name}' holds '{shown(value)}' at {self.unit} "
-                    f"{line}, which is not a number; {why}"
-                ) from None
-        raise DataFileError(f"{path}: cannot read column '{self.target_name}' as numbers")
+            raise DataFileError(
+                f"{path}: column '{column}' holds '{shown(value)}' at {unit} {line}, which is "
+                f"not a number; {why}"
+            ) from None
+    raise DataFileError(f"{path}: cannot read column '{column}' as numbers")
 
 
 def is_parquet(path: Path) -> bool:

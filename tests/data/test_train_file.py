@@ -16,6 +16,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from chainrule.data.checks import DataError
+from chainrule.data.errors import DataFileError
 from chainrule.data.sources import ArraySource, RowsOf
 from chainrule.data.tables import read_table
 from chainrule.holdout import held_out_rows
@@ -210,3 +212,36 @@ def test_a_cache_folder_that_does_not_exist_is_refused_before_reading(tmp_path):
     assert result.returncode == 1
     assert f"--cache-dir {missing}: no such folder" in result.stderr
     assert "statistics of" not in result.stdout
+
+
+def test_a_file_is_scored_block_by_block_as_its_arrays_are(tmp_path):
+    """evaluate_csv reads and predicts 65,536 rows at a time (memory holds the truth and
+    the outputs, not the features): the report of the whole arrays, and every unknown
+    label named, from whichever block."""
+    path = tmp_path / "d.csv"
+    pacsv.write_csv(table(70_000, 5), path)
+    model, _, _ = TabularModel.train_file(path, "y", None, OPTIONS)
+    read = read_table(path, "y")
+    got, expected = model.evaluate_csv(path), model.evaluate(read.features, read.target)
+    assert got.samples == expected.samples == 70_000
+    assert got.to_dict()["confusion_matrix"] == expected.to_dict()["confusion_matrix"]
+    assert got.log_loss == pytest.approx(expected.log_loss, rel=1e-6)
+    labels = read.target.copy()
+    labels[5], labels[69_000] = "early", "late"  # in the first block and in the second
+    bad = tmp_path / "bad.csv"
+    pacsv.write_csv(pa.table({**{n: read.features[:, j] for j, n in enumerate(read.feature_names)},
+                              "y": labels}), bad)  # fmt: skip
+    with pytest.raises(DataError, match="bad.csv: labels the model does not know: early, late"):
+        model.evaluate_csv(bad)
+
+
+def test_a_regression_target_that_is_not_a_number_is_named_by_its_line_in_any_block(tmp_path):
+    path = tmp_path / "d.csv"
+    pacsv.write_csv(table(70_000, 6, regression=True), path)
+    model, _, _ = TabularModel.train_file(path, "y", None, OPTIONS)
+    lines = path.read_text().splitlines()
+    lines[68_001] = lines[68_001].rsplit(",", 1)[0] + ",n/a?"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFileError, match="column 'y' holds 'n/a\\?' at line 68002"):
+        model.evaluate_csv(bad)
