@@ -506,6 +506,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         model, history = _train_streamed(args, console)
         _finish_training(args, console, comm, model, history, args.data)
         return
+    if args.cache_dir or args.no_cache:
+        console.print("--cache-dir and --no-cache go with --stream: this run reads into memory")
     if args.data is not None and comm.size == 1:  # the rows held as float32 (tabular_files)
         model, history, report = _train_file(args, console)
         _finish_training(args, console, comm, model, history, args.data, report)

@@ -171,3 +171,15 @@ def test_a_cache_folder_in_memory_is_not_the_default(tmp_path):
     assert not in_memory("/home", str(mounts))
     assert not in_memory("/tmpfoo", str(mounts))
     assert not in_memory("/tmp/x", str(tmp_path / "absent"))  # unknown: not in memory
+
+
+def test_cache_options_without_streaming_say_so(tmp_path):
+    write_csv(tmp_path / "d.csv", 300)
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", "d.csv", "--target", "y", "--epochs",
+         "1", "--no-cache"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--cache-dir and --no-cache go with --stream" in result.stdout
