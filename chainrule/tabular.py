@@ -248,12 +248,11 @@ class TabularModel:
         model = cls(
             network=None, task=task, feature_names=list(feature_names), target_name=target_name
         )  # type: ignore[arg-type]
-        if options.standardize and comm.size > 1:
-            mean, scale, _ = global_mean_and_std(X, comm)
-            model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
-        elif options.standardize:
-            mean, scale = column_mean_and_std(model.checked_features(X))
-            model.input_mean, model.input_scale = mean, np.where(scale > 0, scale, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by _set_scaling
+            if options.standardize and comm.size > 1:
+                model._set_scaling(*global_mean_and_std(X, comm)[:2])
+            elif options.standardize:
+                model._set_scaling(*column_mean_and_std(model.checked_features(X)))
         y, width, output, loss = model._targets_and_head(y_raw, options, comm)
         sizes = [X.shape[1], *options.hidden, width]
         model.network = MLP(sizes, options.activation, output, seed=options.seed)
@@ -310,6 +309,19 @@ class TabularModel:
 
         options = _file_options(task, options)
         return train_file(cls, path, target, task, options, guess_task, **reading)
+
+    def _set_scaling(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """The input standardisation from the features' mean and standard deviation (a
+        constant feature is divided by 1), or a DataError naming the features whose
+        spread is beyond float64's range (a model file could not hold their scale)."""
+        bad = ~(np.isfinite(mean) & np.isfinite(std))
+        if bad.any():
+            names = ", ".join(repr(self.feature_names[j]) for j in np.flatnonzero(bad)[:10])
+            raise DataError(
+                f"feature {names}: values too large to standardise (their standard "
+                "deviation overflows float64); rescale them first"
+            )
+        self.input_mean, self.input_scale = mean, np.where(std > 0, std, 1.0)
 
     def _training_setup(self, options: TrainOptions) -> tuple[Any, list[Any], list[Any]]:
         """The optimizer for the network, the callbacks and the metrics ``options`` ask

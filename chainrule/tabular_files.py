@@ -137,8 +137,10 @@ def _setup(
         task = "regress" if keys is None else guess_task(keys)
     model = cls(network=None, task=task, feature_names=reader.feature_names, target_name=target)
     if options.standardize:
-        model.input_mean = stats.mean
-        model.input_scale = np.where(stats.std > 0, stats.std, 1.0)
+        try:
+            model._set_scaling(stats.mean, stats.std)
+        except DataError as error:
+            raise DataFileError(f"{path}: {error}") from None
     numbers = None
     if task == "classify":
         if keys is None:

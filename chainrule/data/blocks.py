@@ -250,6 +250,9 @@ class _Moments:
         n_b = len(values)
         mean_b = values.mean(axis=0)
         m2_b = ((values - mean_b) ** 2).sum(axis=0)
+        if self.n == 0:  # the merge's last term would be 0, or NaN (inf * 0) if delta**2 overflows
+            self.n, self.mean, self.m2 = n_b, self.mean + mean_b, self.m2 + m2_b
+            return
         total = self.n + n_b
         delta = mean_b - self.mean
         self.mean = self.mean + delta * (n_b / total)

@@ -245,3 +245,22 @@ def test_a_regression_target_that_is_not_a_number_is_named_by_its_line_in_any_bl
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataFileError, match="column 'y' holds 'n/a\\?' at line 68002"):
         model.evaluate_csv(bad)
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_a_feature_whose_spread_overflows_is_named_not_saved(tmp_path, stream):
+    """A standard deviation beyond float64's range made a model file no command could
+    load (its input_scale infinite), or NaN statistics under --stream."""
+    (tmp_path / "d.csv").write_text("a,b,y\n1e300,2,x\n-1e300,3,y\n2,2,x\n3,1,y\n")
+    result = run_cli("train", "d.csv", "--target", "y", "--epochs", "1", "-o", "m.st",
+                     *stream, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert "d.csv: feature 'a': values too large to standardise" in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "m.st").exists()
+
+
+def test_arrays_whose_spread_overflows_are_refused_by_name():
+    X = np.array([[1.0, 1e300], [2.0, -1e300], [3.0, 5.0], [4.0, 6.0]])
+    with pytest.raises(DataError, match="feature 'x1': values too large to standardise"):
+        TabularModel.train(X, np.array([0, 1, 0, 1]), options=OPTIONS)
