@@ -529,22 +529,24 @@ class TabularModel:
             y_raw = target_values(X, y_raw)
         if self.task == "classify":
             truth = self.class_indices(y_raw)
-            probabilities = self.predict_proba(X)
-            predicted = probabilities.argmax(axis=1)
-            return classification_report(self.classes or [], truth, predicted, probabilities)
-        truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
-        return regression_report(truth, self.predict(X))
+        else:
+            truth = self._numeric_target(y_raw, "a regression model is scored on numbers")
+        return self._report(self._network_outputs(X), truth)
 
-    def evaluate_scaled(self, scaled: np.ndarray, truth: np.ndarray) -> EvaluationReport:
-        """:meth:`evaluate` on rows whose features are standardised already (as the
-        network takes them), against ``truth``: class indices into ``classes``, or the
-        target's values.  The same scores as :meth:`evaluate` on the raw rows."""
-        out = self._outputs_of_scaled(scaled, scaled)
+    def _report(self, out: np.ndarray, truth: np.ndarray) -> EvaluationReport:
+        """The scores of the network's outputs ``out`` against ``truth``: class indices
+        into ``classes``, or the target's values."""
         if self.task == "classify":
             probabilities = self._probabilities(out)
             predicted = probabilities.argmax(axis=1)
             return classification_report(self.classes or [], truth, predicted, probabilities)
         return regression_report(truth, out[:, 0] * self.target_scale + self.target_mean)
+
+    def evaluate_scaled(self, scaled: np.ndarray, truth: np.ndarray) -> EvaluationReport:
+        """:meth:`evaluate` on rows whose features are standardised already (as the
+        network takes them), against ``truth``: class indices into ``classes``, or the
+        target's values.  The same scores as :meth:`evaluate` on the raw rows."""
+        return self._report(self._outputs_of_scaled(scaled, scaled), truth)
 
     def evaluate_csv(
         self,
@@ -592,12 +594,7 @@ class TabularModel:
             _refuse_unknown(unknown)
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
-        out, truth = np.concatenate(outputs), np.concatenate(truths)
-        if self.task == "classify":
-            probabilities = self._probabilities(out)
-            predicted = probabilities.argmax(axis=1)
-            return classification_report(self.classes or [], truth, predicted, probabilities)
-        return regression_report(truth, out[:, 0] * self.target_scale + self.target_mean)
+        return self._report(np.concatenate(outputs), np.concatenate(truths))
 
     # Prediction of CSV files --------------------------------------------------------------
     def prediction_header(self, proba: bool = False, keep: Sequence[str] = ()) -> list[str]:

@@ -245,12 +245,7 @@ def _training_rows(
                 np.asarray(block, dtype=np.float64)
             except (TypeError, ValueError):
                 k = first_not_a_number(block)
-                file, line = reader.where(i, k)
-                raise DataFileError(
-                    f"{file}: column '{reader.columns.header[reader.columns.target]}' holds "
-                    f"'{shown(np.asarray(block).reshape(-1)[k])}' at {line}, which is not a "
-                    "number; regression needs a numeric target"
-                ) from None
+                raise _not_a_number(reader, i, k, np.asarray(block).reshape(-1)[k]) from None
     try:
         train, test = held_out_rows(y, fraction, seed, task == "classify")
     except DataError as error:
@@ -468,11 +463,7 @@ def _regression(model: Any, stats: Statistics, reader: Any, options: Any, path: 
     if stats.target_mean is None:
         assert stats.not_a_number is not None
         block, k, _, value = stats.not_a_number
-        file, line = reader.where(block, k)
-        raise DataFileError(
-            f"{file}: column '{model.target_name}' holds '{shown(value)}' at {line}, which "
-            "is not a number; regression needs a numeric target"
-        )
+        raise _not_a_number(reader, block, k, value)
     output = options.output or "identity"
     if output != "identity":
         raise ValueError(f"regression uses an identity output, not {output}")
@@ -485,3 +476,14 @@ def _regression(model: Any, stats: Statistics, reader: Any, options: Any, path: 
             raise DataError(f"{path}: the target changed during training") from None
 
     return numbers, 1, output, options.loss or "mse"
+
+
+def _not_a_number(reader: Any, block: int, k: int, value: Any) -> DataFileError:
+    """The error of a regression target ``value`` that is not a number, at row ``k`` of
+    block ``block`` as the reader gives it: named by its file, column and line."""
+    file, line = reader.where(block, k)
+    column = reader.columns.header[reader.columns.target]
+    return DataFileError(
+        f"{file}: column '{column}' holds '{shown(value)}' at {line}, which is not a number; "
+        "regression needs a numeric target"
+    )

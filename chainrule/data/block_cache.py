@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from .blocks import blocks_in_order
+
 Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -73,12 +75,9 @@ class BlockCache:
         return self._store(i, *self.reader.read_block(i))
 
     def fill(self, check: Callable[[], None] | None = None) -> None:
-        """Read every block, in order, in one pass over the file (the reader's
-        ``in_order``, when it has one: a gzip stream reaches a block only by
-        decompressing from its start); ``check()`` after each block."""
-        in_order = getattr(self.reader, "in_order", None)
-        blocks = in_order() if in_order else map(self.reader.read_block, range(self.n_blocks))
-        for i, block in enumerate(blocks):
+        """Read every block, in order, in one pass over the file
+        (:func:`~chainrule.data.blocks.blocks_in_order`); ``check()`` after each block."""
+        for i, block in enumerate(blocks_in_order(self.reader)):
             if i not in self.entries:
                 self._store(i, *block)
             if check is not None:

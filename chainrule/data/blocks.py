@@ -217,6 +217,16 @@ def open_block_reader(
     return CsvBlockReader(path, target, feature_names, drop_missing, na_values, block_bytes)
 
 
+def blocks_in_order(reader: BlockReader) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every block of ``reader`` in order: its ``in_order()`` when it has one (one pass
+    over a file, where a gzip stream reaches a block only by decompressing from its
+    start), else ``read_block(0)``, ``read_block(1)``, ..."""
+    in_order = getattr(reader, "in_order", None)
+    if in_order is not None:
+        return in_order()
+    return (reader.read_block(i) for i in range(reader.n_blocks))
+
+
 #: distinct target values :func:`statistics` counts before it stops (too many for classes)
 MAX_LABELS = 1 << 16
 
@@ -293,9 +303,7 @@ def statistics(
     labels: Counter | None = Counter()
     not_a_number = None
     dropped = 0
-    in_order = getattr(reader, "in_order", None)
-    blocks = in_order() if in_order else (reader.read_block(i) for i in range(reader.n_blocks))
-    for i, (features, target, rows) in enumerate(blocks):
+    for i, (features, target, rows) in enumerate(blocks_in_order(reader)):
         dropped += getattr(reader, "last_dropped", 0)
         if check is not None:
             check()
